@@ -1,0 +1,68 @@
+// Command posgate is the one posgate binary. Each subcommand is a file of this package.
+//
+//	posgate decode [--profile terminal|upstream] [--json] [HEX]
+//	posgate encode [--profile terminal|upstream] < message.json
+//
+// Exit status: 0 success, 2 bad input or usage (with a one-line reason on stderr), 1 any other
+// failure.
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+)
+
+// command is one subcommand: it returns the process exit status.
+type command struct {
+	name, summary string
+	run           func(args []string, stdin io.Reader, stdout, stderr io.Writer) int
+}
+
+var commands = []command{
+	{"decode", "decode an ISO 8583 message from hex (terminal frame or upstream message)", runDecode},
+	{"encode", "encode a message from JSON (the shape decode --json prints) to hex", runEncode},
+}
+
+// Exit statuses.
+const (
+	exitOK    = 0
+	exitFail  = 1
+	exitUsage = 2
+)
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
+		usage(stderr)
+		if len(args) == 0 {
+			return exitUsage
+		}
+		return exitOK
+	}
+	for _, c := range commands {
+		if c.name == args[0] {
+			return c.run(args[1:], stdin, stdout, stderr)
+		}
+	}
+	fmt.Fprintf(stderr, "posgate: unknown command %q (see posgate help)\n", args[0])
+	return exitUsage
+}
+
+func usage(w io.Writer) {
+	fmt.Fprintln(w, "usage: posgate <command> [flags]")
+	fmt.Fprintln(w, "commands:")
+	for _, c := range commands {
+		fmt.Fprintf(w, "  %-8s %s\n", c.name, c.summary)
+	}
+	fmt.Fprintln(w, "run posgate <command> -h for a command's flags")
+}
+
+// fail prints one line "cmd: reason" and returns the status.
+func fail(stderr io.Writer, cmd string, status int, err error) int {
+	fmt.Fprintf(stderr, "%s: %v\n", cmd, err)
+	return status
+}

@@ -1,0 +1,175 @@
+package codec
+
+// Low-level encoders. They write into slices the caller has sized; none allocates.
+
+const hexUpper = "0123456789ABCDEF"
+
+// nibbleOf maps a logical digit character to its BCD nibble ('D' and '=' are the track
+// separator 0xD); other characters map to 0xFF.
+var nibbleOf = func() (t [256]byte) {
+	for i := range t {
+		t[i] = 0xFF
+	}
+	for c := '0'; c <= '9'; c++ {
+		t[c] = byte(c - '0')
+	}
+	t['D'], t['='] = 0xD, 0xD
+	return t
+}()
+
+// digitOf maps a nibble to its logical character.
+const digitOf = "0123456789ABCDEF"
+
+// hexVal maps an ASCII hex digit (either case) to its value; others to 0xFF.
+var hexVal = func() (t [256]byte) {
+	for i := range t {
+		t[i] = 0xFF
+	}
+	for c := '0'; c <= '9'; c++ {
+		t[c] = byte(c - '0')
+	}
+	for c := 'A'; c <= 'F'; c++ {
+		t[c] = byte(c-'A') + 10
+		t[c+'a'-'A'] = byte(c-'A') + 10
+	}
+	return t
+}()
+
+// bcdBytes is the number of bytes n digits take in packed BCD.
+func bcdBytes(n int) int { return (n + 1) >> 1 }
+
+// decodeBCD unpacks len(dst) digits from src (bcdBytes(len(dst)) bytes). For an odd count the pad
+// nibble is first (right-aligned) or last (left-aligned) and must be 0 or F. allowSep admits the
+// track separator nibble D. It reports false when a nibble is not allowed.
+func decodeBCD(dst, src []byte, left, allowSep bool) bool {
+	n := len(dst)
+	si, di := 0, 0
+	if n&1 == 1 && !left {
+		pad := src[0] >> 4
+		if pad != 0 && pad != 0xF {
+			return false
+		}
+		lo := src[0] & 0xF
+		if !digitOK(lo, allowSep) {
+			return false
+		}
+		dst[0] = digitOf[lo]
+		si, di = 1, 1
+	}
+	pairs := (n - di) >> 1
+	for i := 0; i < pairs; i++ {
+		b := src[si+i]
+		hi, lo := b>>4, b&0xF
+		if hi > 9 || lo > 9 {
+			if !allowSep || !digitOK(hi, true) || !digitOK(lo, true) {
+				return false
+			}
+		}
+		dst[di] = digitOf[hi]
+		dst[di+1] = digitOf[lo]
+		di += 2
+	}
+	if di < n { // odd and left-aligned: one digit and the pad nibble remain
+		b := src[si+pairs]
+		hi, pad := b>>4, b&0xF
+		if !digitOK(hi, allowSep) || (pad != 0 && pad != 0xF) {
+			return false
+		}
+		dst[di] = digitOf[hi]
+	}
+	return true
+}
+
+func digitOK(nib byte, allowSep bool) bool { return nib <= 9 || (allowSep && nib == 0xD) }
+
+// encodeBCD packs the digits of src into dst (bcdBytes(len(src)) bytes), padding with a zero
+// nibble first (right-aligned) or last (left-aligned). src has been validated.
+func encodeBCD(dst, src []byte, left bool) {
+	n := len(src)
+	si, di := 0, 0
+	if n&1 == 1 && !left {
+		dst[0] = nibbleOf[src[0]]
+		si, di = 1, 1
+	}
+	for ; si+1 < n; si += 2 {
+		dst[di] = nibbleOf[src[si]]<<4 | nibbleOf[src[si+1]]
+		di++
+	}
+	if si < n {
+		dst[di] = nibbleOf[src[si]] << 4
+	}
+}
+
+// encodeHex writes src as upper-case hex into dst (2*len(src) bytes).
+func encodeHex(dst, src []byte) {
+	for i, b := range src {
+		dst[2*i] = hexUpper[b>>4]
+		dst[2*i+1] = hexUpper[b&0xF]
+	}
+}
+
+// decodeHex reads len(dst) bytes of hex from src (2*len(dst) characters). It checks all the
+// characters at once at the end, branch-free in the loop.
+func decodeHex(dst, src []byte) bool {
+	src = src[:2*len(dst)]
+	var bad byte
+	for i := range dst {
+		hi, lo := hexVal[src[2*i]], hexVal[src[2*i+1]]
+		bad |= hi | lo
+		dst[i] = hi<<4 | lo
+	}
+	return bad <= 15
+}
+
+// readASCIILen reads a w-digit ASCII decimal length.
+func readASCIILen(src []byte, w int) (int, bool) {
+	n := 0
+	for i := 0; i < w; i++ {
+		c := src[i]
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + int(c-'0')
+	}
+	return n, true
+}
+
+// readBCDLen reads a BCD length of w bytes (1: LL, 2: LLL).
+func readBCDLen(src []byte, w int) (int, bool) {
+	n := 0
+	for i := 0; i < w; i++ {
+		b := src[i]
+		hi, lo := b>>4, b&0xF
+		if hi > 9 || lo > 9 {
+			return 0, false
+		}
+		n = n*100 + int(hi)*10 + int(lo)
+	}
+	return n, true
+}
+
+// appendLen appends a length prefix of lt in encoding enc.
+func appendLen(dst []byte, enc Encoding, lt LengthType, n int) []byte {
+	if enc == ASCII {
+		if lt == LLL {
+			dst = append(dst, byte('0'+n/100))
+		}
+		return append(dst, byte('0'+n/10%10), byte('0'+n%10))
+	}
+	if lt == LLL {
+		dst = append(dst, byte(n/100)) // hundreds as a BCD byte 0x0H
+	}
+	t := n % 100
+	return append(dst, byte(t/10)<<4|byte(t%10))
+}
+
+// grow extends b by n bytes, returning the extended slice and the start of the new bytes.
+func grow(b []byte, n int) ([]byte, int) {
+	l := len(b)
+	if cap(b)-l < n {
+		nb := make([]byte, l, 2*cap(b)+n)
+		copy(nb, b)
+		b = nb
+	}
+	return b[:l+n], l
+}

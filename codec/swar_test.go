@@ -1,0 +1,33 @@
+package codec
+
+import (
+	"bytes"
+	"testing"
+)
+
+func scalarDigits(v []byte) bool {
+	for _, c := range v {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+func FuzzSWAR(f *testing.F) {
+	f.Add([]byte("0123456789"))
+	f.Add([]byte("0123456789ABCDEFabcdef00"))
+	f.Add([]byte("9F2608C0A057796D091E39:/@G`g"))
+	f.Add([]byte{0xB0, 0xB9, '0', '1', '2', '3', '4', '5', '6'})
+	f.Fuzz(func(t *testing.T, v []byte) {
+		if got, want := allDigits(v), scalarDigits(v); got != want {
+			t.Fatalf("allDigits(%q) = %v, want %v", v, got, want)
+		}
+		n := len(v) / 2
+		a, b := make([]byte, n), make([]byte, n)
+		okA, okB := decodeHexSWAR(a, v), decodeHex(b, v)
+		if okA != okB || (okA && !bytes.Equal(a, b)) {
+			t.Fatalf("decodeHexSWAR(%q) = %X %v, decodeHex = %X %v", v, a, okA, b, okB)
+		}
+	})
+}
