@@ -2,9 +2,8 @@ package codec
 
 import "encoding/binary"
 
-// SWAR ("SIMD within a register") helpers: eight ASCII characters checked or decoded per step.
-// Each has a plain byte-at-a-time fallback for the tail and is cross-checked against it by
-// tests and the fuzzer.
+// SWAR ("SIMD within a register"): eight ASCII characters checked per step, with a
+// byte-at-a-time tail; cross-checked against the plain loop by FuzzSWAR.
 
 const (
 	ones  = 0x0101010101010101
@@ -33,26 +32,4 @@ func allDigits(v []byte) bool {
 		}
 	}
 	return true
-}
-
-// decodeHexSWAR is decodeHex eight characters at a time.
-func decodeHexSWAR(dst, src []byte) bool {
-	src = src[:2*len(dst)]
-	for len(src) >= 8 {
-		x := binary.LittleEndian.Uint64(src)
-		ok := inRange(x, '0', '9') | inRange(x, 'A', 'F') | inRange(x, 'a', 'f')
-		if ok != highs {
-			return false
-		}
-		// nibble = low 4 bits, plus 9 for letters (bit 6 set)
-		v := x&(ones*0x0F) + (x>>6)&ones*9
-		// bytes (little-endian) n0 n1 n2 … → out k = n(2k)<<4 | n(2k+1)
-		p := (v&0x000F000F000F000F)<<4 | (v>>8)&0x000F000F000F000F
-		dst[0] = byte(p)
-		dst[1] = byte(p >> 16)
-		dst[2] = byte(p >> 32)
-		dst[3] = byte(p >> 48)
-		dst, src = dst[4:], src[8:]
-	}
-	return decodeHex(dst, src)
 }

@@ -1,9 +1,6 @@
 package codec
 
-import (
-	"bytes"
-	"testing"
-)
+import "testing"
 
 func scalarDigits(v []byte) bool {
 	for _, c := range v {
@@ -22,12 +19,6 @@ func FuzzSWAR(f *testing.F) {
 	f.Fuzz(func(t *testing.T, v []byte) {
 		if got, want := allDigits(v), scalarDigits(v); got != want {
 			t.Fatalf("allDigits(%q) = %v, want %v", v, got, want)
-		}
-		n := len(v) / 2
-		a, b := make([]byte, n), make([]byte, n)
-		okA, okB := decodeHexSWAR(a, v), decodeHex(b, v)
-		if okA != okB || (okA && !bytes.Equal(a, b)) {
-			t.Fatalf("decodeHexSWAR(%q) = %X %v, decodeHex = %X %v", v, a, okA, b, okB)
 		}
 	})
 }

@@ -156,7 +156,7 @@ func (m *Message) unpackField(n int, src []byte, i int) (int, error) {
 			return i, fieldErr(n, ErrInvalidChar)
 		}
 	case ascii && f.format == FormatB:
-		if !decodeHexSWAR(dst, wire) {
+		if !decodeHex(dst, wire) {
 			return i, fieldErr(n, ErrInvalidChar)
 		}
 	default:
