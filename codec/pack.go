@@ -41,29 +41,29 @@ func (m *Message) Pack(dst []byte) ([]byte, error) {
 		}
 	}
 	for n := m.Next(0); n != 0; n = m.Next(n) {
-		dst = m.packField(dst, n, ascii)
+		dst = m.packField(dst, n)
 	}
 	return dst, nil
 }
 
-func (m *Message) packField(dst []byte, n int, ascii bool) []byte {
+func (m *Message) packField(dst []byte, n int) []byte {
 	f := &m.p.fields[n]
 	s := m.spans[n]
 	v := m.buf[s.off : s.off+s.n]
 	l := len(v)
-	if f.length != Fixed {
+	if f.prefix != 0 {
 		pl := l
-		if ascii && f.format == FormatB {
+		if f.kind == wireHex {
 			pl = 2 * l
 		}
 		dst = appendLen(dst, m.p.enc, f.length, pl)
 	}
 	var off int
-	switch {
-	case !ascii && (f.format == FormatN || f.format == FormatZ):
+	switch f.kind {
+	case wireBCD:
 		dst, off = grow(dst, bcdBytes(l))
-		encodeBCD(dst[off:], v, f.left || f.length != Fixed)
-	case ascii && f.format == FormatB:
+		encodeBCD(dst[off:], v, f.left)
+	case wireHex:
 		dst, off = grow(dst, 2*l)
 		encodeHex(dst[off:], v)
 	default:

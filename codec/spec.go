@@ -64,10 +64,23 @@ type fieldSpec struct {
 	defined bool
 	format  Format
 	length  LengthType
-	left    bool
+	left    bool // BCD pad nibble last (fixed left-aligned fields and every variable one)
 	sens    Sensitivity
+	kind    wireKind
+	prefix  uint8 // bytes of the length prefix on the wire (0 for fixed fields)
 	max     uint16
 }
+
+// wireKind is how a field's value travels in its profile, precomputed so Unpack and Pack
+// branch once per field.
+type wireKind uint8
+
+const (
+	wireRaw   wireKind = iota // bytes as they are (ans, b on the BCD link)
+	wireCheck                 // bytes as they are, characters checked (n, z, an, amount in ASCII)
+	wireBCD                   // packed BCD (n, z on the BCD link)
+	wireHex                   // binary as hex characters (b in ASCII); the prefix counts characters
+)
 
 // Profile is a compiled field table. Profiles are built once at package init and never change.
 type Profile struct {
@@ -86,8 +99,26 @@ func NewProfile(name string, enc Encoding, fields map[int]FieldSpec) *Profile {
 			panic("codec: bad field spec in profile " + name)
 		}
 		p.specs[n] = f
-		p.fields[n] = fieldSpec{defined: true, format: f.Format, length: f.Length, left: f.LeftAligned,
-			sens: f.Sensitivity, max: uint16(f.Max)}
+		fs := fieldSpec{defined: true, format: f.Format, length: f.Length,
+			left: f.LeftAligned || f.Length != Fixed, sens: f.Sensitivity, max: uint16(f.Max)}
+		numeric := f.Format == FormatN || f.Format == FormatZ
+		switch {
+		case enc == BCD && numeric:
+			fs.kind = wireBCD
+		case enc == ASCII && f.Format == FormatB:
+			fs.kind = wireHex
+		case f.Format == FormatANS || f.Format == FormatB:
+			fs.kind = wireRaw
+		default:
+			fs.kind = wireCheck
+		}
+		if f.Length != Fixed {
+			fs.prefix = uint8(f.Length) // BCD: 1 or 2 bytes
+			if enc == ASCII {
+				fs.prefix++ // ASCII: 2 or 3 digits
+			}
+		}
+		p.fields[n] = fs
 	}
 	return p
 }

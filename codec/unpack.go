@@ -103,28 +103,22 @@ func (m *Message) unpackField(n int, src []byte, i int) (int, error) {
 	if !f.defined {
 		return i, fieldErr(n, ErrUnknownField)
 	}
-	ascii := m.p.enc == ASCII
 	l := int(f.max) // logical length
-	if f.length != Fixed {
-		w := int(f.length) // LL: 1 BCD byte / 2 digits; LLL: 2 BCD bytes / 3 digits
+	if w := int(f.prefix); w != 0 {
+		if len(src)-i < w {
+			return i, fieldErr(n, ErrTruncated)
+		}
 		var ok bool
-		if ascii {
-			w++
-			if len(src)-i < w {
-				return i, fieldErr(n, ErrTruncated)
-			}
+		if m.p.enc == ASCII {
 			l, ok = readASCIILen(src[i:], w)
 		} else {
-			if len(src)-i < w {
-				return i, fieldErr(n, ErrTruncated)
-			}
 			l, ok = readBCDLen(src[i:], w)
 		}
 		if !ok {
 			return i, fieldErr(n, ErrBadLength)
 		}
 		i += w
-		if ascii && f.format == FormatB { // the prefix counts hex characters
+		if f.kind == wireHex { // the prefix counts hex characters
 			if l&1 == 1 {
 				return i, fieldErr(n, ErrBadLength)
 			}
@@ -134,12 +128,11 @@ func (m *Message) unpackField(n int, src []byte, i int) (int, error) {
 			return i, fieldErr(n, ErrTooLong)
 		}
 	}
-	// wire size
-	size := l
-	bcdNum := !ascii && (f.format == FormatN || f.format == FormatZ)
-	if bcdNum {
+	size := l // wire size
+	switch f.kind {
+	case wireBCD:
 		size = bcdBytes(l)
-	} else if ascii && f.format == FormatB {
+	case wireHex:
 		size = 2 * l
 	}
 	if len(src)-i < size {
@@ -149,21 +142,20 @@ func (m *Message) unpackField(n int, src []byte, i int) (int, error) {
 	var off int
 	m.buf, off = grow(m.buf, l)
 	dst := m.buf[off : off+l]
-	switch {
-	case bcdNum:
-		left := f.left || f.length != Fixed
-		if !decodeBCD(dst, wire, left, f.format == FormatZ) {
-			return i, fieldErr(n, ErrInvalidChar)
-		}
-	case ascii && f.format == FormatB:
-		if !decodeHex(dst, wire) {
-			return i, fieldErr(n, ErrInvalidChar)
-		}
-	default:
+	ok := true
+	switch f.kind {
+	case wireRaw:
 		copy(dst, wire)
-		if !validChars(f.format, dst) {
-			return i, fieldErr(n, ErrInvalidChar)
-		}
+	case wireCheck:
+		copy(dst, wire)
+		ok = validChars(f.format, dst)
+	case wireBCD:
+		ok = decodeBCD(dst, wire, f.left, f.format == FormatZ)
+	case wireHex:
+		ok = decodeHex(dst, wire)
+	}
+	if !ok {
+		return i, fieldErr(n, ErrInvalidChar)
 	}
 	m.put(n, off, l)
 	return i + size, nil
