@@ -1,0 +1,144 @@
+package memstore
+
+import (
+	"context"
+	"time"
+
+	"github.com/posgate/posgate/hsm"
+	"github.com/posgate/posgate/terminal"
+)
+
+// IssueActivationCode implements terminal.Store.
+func (s *Store) IssueActivationCode(_ context.Context, tid string, verifier hsm.WrappedKey, ttl time.Duration) (terminal.ActivationCode, error) {
+	if err := terminal.ValidTID(tid); err != nil {
+		return terminal.ActivationCode{}, err
+	}
+	if err := terminal.ValidVerifier(verifier); err != nil {
+		return terminal.ActivationCode{}, err
+	}
+	ttl, err := terminal.CodeTTL(ttl)
+	if err != nil {
+		return terminal.ActivationCode{}, err
+	}
+	if err := s.lock(); err != nil {
+		return terminal.ActivationCode{}, err
+	}
+	defer s.mu.Unlock()
+	t, ok := s.terminals[tid]
+	if !ok {
+		return terminal.ActivationCode{}, notFound(terminal.KindTerminal, tid)
+	}
+	if t.SN == "" {
+		return terminal.ActivationCode{}, terminal.NewRecordError(terminal.KindTerminal, tid, terminal.ErrNoSN)
+	}
+	if t.Status == terminal.StatusBlocked {
+		return terminal.ActivationCode{}, &terminal.StatusError{TID: tid, Status: t.Status, Reason: t.BlockReason}
+	}
+	now := s.now()
+	c := &terminal.ActivationCode{
+		TID: tid, SN: t.SN,
+		Verifier: hsm.WrappedKey{Type: verifier.Type, KCV: verifier.KCV, Cipher: append([]byte(nil), verifier.Cipher...)},
+		IssuedAt: now, ExpiresAt: now.Add(ttl),
+	}
+	s.codes[tid] = c
+	s.changed()
+	return copyCode(c), nil
+}
+
+// code returns the code issued to sn while sn is still bound; called with a lock held.
+func (s *Store) code(sn string) (*terminal.ActivationCode, *terminal.Terminal, error) {
+	tid, ok := s.sns[sn]
+	if !ok {
+		return nil, nil, notFound(terminal.KindSN, sn)
+	}
+	c, ok := s.codes[tid]
+	if !ok || c.SN != sn {
+		return nil, nil, notFound(terminal.KindActivationCode, sn)
+	}
+	return c, s.terminals[tid], nil
+}
+
+// GetActivationCode implements terminal.Store.
+func (s *Store) GetActivationCode(_ context.Context, sn string) (terminal.ActivationCode, error) {
+	if err := terminal.ValidSN(sn); err != nil {
+		return terminal.ActivationCode{}, err
+	}
+	if err := s.rlock(); err != nil {
+		return terminal.ActivationCode{}, err
+	}
+	defer s.mu.RUnlock()
+	c, _, err := s.code(sn)
+	if err != nil {
+		return terminal.ActivationCode{}, err
+	}
+	if err := c.Usable(s.now()); err != nil {
+		return terminal.ActivationCode{}, err
+	}
+	return copyCode(c), nil
+}
+
+// RecordWrongProof implements terminal.Store.
+func (s *Store) RecordWrongProof(_ context.Context, sn string) (int, error) {
+	if err := terminal.ValidSN(sn); err != nil {
+		return 0, err
+	}
+	if err := s.lock(); err != nil {
+		return 0, err
+	}
+	defer s.mu.Unlock()
+	c, _, err := s.code(sn)
+	if err != nil {
+		return 0, err
+	}
+	if c.Locked() {
+		return 0, terminal.NewRecordError(terminal.KindSN, sn, terminal.ErrLocked)
+	}
+	c.WrongProofs++
+	s.changed()
+	if c.Locked() {
+		return 0, terminal.NewRecordError(terminal.KindSN, sn, terminal.ErrLocked)
+	}
+	return terminal.MaxWrongProofs - c.WrongProofs, nil
+}
+
+// Activate implements terminal.Store.
+func (s *Store) Activate(_ context.Context, sn string, verifier, tmk hsm.WrappedKey) (terminal.Terminal, error) {
+	if err := terminal.ValidSN(sn); err != nil {
+		return terminal.Terminal{}, err
+	}
+	if err := terminal.ValidVerifier(verifier); err != nil {
+		return terminal.Terminal{}, err
+	}
+	if err := terminal.ValidTMK(tmk); err != nil {
+		return terminal.Terminal{}, err
+	}
+	if err := s.lock(); err != nil {
+		return terminal.Terminal{}, err
+	}
+	defer s.mu.Unlock()
+	c, t, err := s.code(sn)
+	if err != nil {
+		return terminal.Terminal{}, err
+	}
+	now := s.now()
+	if err := c.Usable(now); err != nil {
+		return terminal.Terminal{}, err
+	}
+	if !c.Verifier.Equal(verifier) {
+		return terminal.Terminal{}, terminal.NewRecordError(terminal.KindActivationCode, sn, terminal.ErrConflict)
+	}
+	if t.Status == terminal.StatusBlocked {
+		return terminal.Terminal{}, &terminal.StatusError{TID: t.TID, Status: t.Status, Reason: t.BlockReason}
+	}
+	c.SpentAt = now
+	t.Keys = terminal.Keys{TMK: hsm.WrappedKey{Type: tmk.Type, KCV: tmk.KCV, Cipher: append([]byte(nil), tmk.Cipher...)}}
+	t.Status, t.BlockReason = terminal.StatusActive, terminal.ReasonNone
+	s.touch(t)
+	return t.Clone(), nil
+}
+
+func copyCode(c *terminal.ActivationCode) terminal.ActivationCode {
+	out := *c
+	out.Verifier.Cipher = append([]byte(nil), c.Verifier.Cipher...)
+	return out
+}
