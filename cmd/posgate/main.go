@@ -2,6 +2,7 @@
 //
 //	posgate decode [--profile terminal|upstream] [--json] [HEX]
 //	posgate encode [--profile terminal|upstream] < message.json
+//	posgate issuer-sim --nats URL [flags]
 //
 // Exit status: 0 success, 2 bad input or usage (with a one-line reason on stderr), 1 any other
 // failure.
@@ -22,6 +23,7 @@ type command struct {
 var commands = []command{
 	{"decode", "decode an ISO 8583 message from hex (terminal frame or upstream message)", runDecode},
 	{"encode", "encode a message from JSON (the shape decode --json prints) to hex", runEncode},
+	{"issuer-sim", "run the deterministic issuer simulator on NATS until SIGINT/SIGTERM", runIssuerSim},
 }
 
 // Exit statuses.
@@ -56,7 +58,7 @@ func usage(w io.Writer) {
 	fmt.Fprintln(w, "usage: posgate <command> [flags]")
 	fmt.Fprintln(w, "commands:")
 	for _, c := range commands {
-		fmt.Fprintf(w, "  %-8s %s\n", c.name, c.summary)
+		fmt.Fprintf(w, "  %-11s %s\n", c.name, c.summary)
 	}
 	fmt.Fprintln(w, "run posgate <command> -h for a command's flags")
 }

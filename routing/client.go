@@ -1,0 +1,217 @@
+package routing
+
+import (
+	"context"
+	"errors"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"go.uber.org/zap"
+
+	"github.com/posgate/posgate/codec"
+)
+
+// Subjects and headers of the upstream link (docs/upstream-protocol.md).
+const (
+	// SubjectPrefix prefixes the route name in the request subject: posgate.auth.<route>.
+	SubjectPrefix = "posgate.auth."
+	// QueueGroup is the queue group responders subscribe in, so instances share the load.
+	QueueGroup = "posgate-issuers"
+	// HeaderTxn carries the unique transaction id.
+	HeaderTxn = "Posgate-Txn"
+	// HeaderRoute carries the route name.
+	HeaderRoute = "Posgate-Route"
+	// HeaderDeadline carries the Unix time in milliseconds after which the answer is useless.
+	HeaderDeadline = "Posgate-Deadline"
+)
+
+// Config configures a Client.
+type Config struct {
+	// Table is the routing table: routes, their timeouts and limits. Required.
+	Table *Table
+	// STAN numbers upstream requests. Default: a new MemorySTAN (one node only; see STANSource).
+	STAN STANSource
+	// Now is the clock (field 7, deadlines, breaker cool-downs). Default time.Now.
+	Now func() time.Time
+}
+
+// ErrNoTable is returned by Config.Validate when Table is nil.
+var ErrNoTable = errors.New("routing: config has no routing table")
+
+// Validate reports a missing table.
+func (c Config) Validate() error {
+	if c.Table == nil {
+		return ErrNoTable
+	}
+	return nil
+}
+
+// Client sends authorizations upstream over NATS. It holds no goroutines of its own (the NATS
+// connection, owned by the caller, does the I/O), so it has no Start or Shutdown; it is safe for
+// concurrent use.
+type Client struct {
+	nc     *nats.Conn
+	table  *Table
+	stan   STANSource
+	now    func() time.Time
+	log    *zap.Logger
+	routes map[string]*routeState
+	pool   sync.Pool // *exchange
+}
+
+type routeState struct {
+	Route
+	subject  string
+	inFlight atomic.Int64
+	breaker  *breaker
+}
+
+// exchange is the reusable memory of one request/reply.
+type exchange struct {
+	req, rep *codec.Message
+	buf      []byte
+}
+
+// New returns a Client sending on nc. log may be nil.
+func New(nc *nats.Conn, cfg Config, log *zap.Logger) (*Client, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if cfg.STAN == nil {
+		cfg.STAN = NewMemorySTAN()
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if log == nil {
+		log = zap.NewNop()
+	}
+	c := &Client{nc: nc, table: cfg.Table, stan: cfg.STAN, now: cfg.Now, log: log.Named("routing"),
+		routes: make(map[string]*routeState)}
+	for _, r := range cfg.Table.routes {
+		c.routes[r.Name] = &routeState{Route: r, subject: SubjectPrefix + r.Name,
+			breaker: newBreaker(r.BreakerFailures, r.BreakerCooldown)}
+	}
+	c.pool.New = func() any {
+		return &exchange{req: codec.NewMessage(codec.Upstream), rep: codec.NewMessage(codec.Upstream), buf: make([]byte, 0, 512)}
+	}
+	return c, nil
+}
+
+// Table returns the client's routing table.
+func (c *Client) Table() *Table { return c.table }
+
+// Authorize sends req on route and waits for the reply, at most until ctx's deadline or the
+// route's timeout, whichever comes first. A reply that answers the request (MTI, 11 and 41
+// match) is a Result whatever its response code; everything else is an error: *MappingError
+// for a request that cannot be built (nothing sent), *UpstreamError for the exchange (see the
+// sentinels and OutcomeUnknown).
+func (c *Client) Authorize(ctx context.Context, route string, req *Request) (Result, error) {
+	return c.send(ctx, route, req, 0)
+}
+
+// send is Authorize with a given STAN (0: draw one). Reversals keep the STAN they were stored
+// with across all their repeats.
+func (c *Client) send(ctx context.Context, route string, req *Request, stan uint32) (Result, error) {
+	rs := c.routes[route]
+	if rs == nil {
+		return Result{}, &UpstreamError{Route: route, Err: ErrUnknownRoute}
+	}
+	if req.Txn == "" {
+		return Result{}, &MappingError{Err: ErrNoTxnID}
+	}
+	now := c.now()
+	if stan == 0 {
+		var err error
+		if stan, err = c.stan.NextSTAN(ctx, route, now); err != nil {
+			return Result{}, &UpstreamError{Route: route, Err: ErrTransport, Cause: err}
+		}
+	}
+	x := c.pool.Get().(*exchange)
+	defer c.pool.Put(x)
+	if err := BuildMessage(x.req, req, stan, now); err != nil {
+		return Result{}, err
+	}
+	return c.exchange(ctx, rs, req.Txn, x)
+}
+
+// exchange sends x.req on rs and maps the reply in x.rep.
+func (c *Client) exchange(ctx context.Context, rs *routeState, txn string, x *exchange) (Result, error) {
+	if rs.inFlight.Add(1) > int64(rs.MaxInFlight) {
+		rs.inFlight.Add(-1)
+		return Result{}, &UpstreamError{Route: rs.Name, Err: ErrBusy}
+	}
+	defer rs.inFlight.Add(-1)
+	now := c.now()
+	if !rs.breaker.allow(now) {
+		return Result{}, &UpstreamError{Route: rs.Name, Err: ErrBreakerOpen}
+	}
+	res, o, err := c.roundTrip(ctx, rs, txn, x, now)
+	if changed, to := rs.breaker.done(o, c.now()); changed {
+		c.log.Warn("route breaker changed state", zap.String("route", rs.Name), zap.Stringer("state", to))
+	}
+	return res, err
+}
+
+func (c *Client) roundTrip(ctx context.Context, rs *routeState, txn string, x *exchange, now time.Time) (Result, outcome, error) {
+	var err error
+	x.buf, err = x.req.Pack(x.buf[:0])
+	if err != nil {
+		return Result{}, outcomeNeutral, &MappingError{Err: ErrInvalidValue, Cause: err}
+	}
+	deadline := now.Add(rs.Timeout)
+	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
+		deadline = d
+	}
+	rctx, cancel := context.WithDeadline(ctx, deadline)
+	defer cancel()
+	msg := &nats.Msg{Subject: rs.subject, Data: x.buf, Header: nats.Header{
+		HeaderTxn:      []string{txn},
+		HeaderRoute:    []string{rs.Name},
+		HeaderDeadline: []string{strconv.FormatInt(deadline.UnixMilli(), 10)},
+	}}
+	resp, err := c.nc.RequestMsgWithContext(rctx, msg)
+	if err != nil {
+		switch {
+		case errors.Is(err, nats.ErrNoResponders):
+			return Result{}, outcomeFailure, &UpstreamError{Route: rs.Name, Err: ErrNoResponders, Cause: nats.ErrNoResponders}
+		case errors.Is(ctx.Err(), context.Canceled):
+			return Result{}, outcomeNeutral, &UpstreamError{Route: rs.Name, Err: ErrCanceled, Cause: context.Canceled}
+		case rctx.Err() != nil || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrTimeout):
+			return Result{}, outcomeFailure, &UpstreamError{Route: rs.Name, Err: ErrTimeout, Cause: context.DeadlineExceeded}
+		default:
+			return Result{}, outcomeFailure, &UpstreamError{Route: rs.Name, Err: ErrTransport, Cause: err}
+		}
+	}
+	if err := x.rep.Unpack(resp.Data); err != nil {
+		return Result{}, outcomeFailure, &UpstreamError{Route: rs.Name, Err: ErrBadReply, Cause: err}
+	}
+	res, err := ParseReply(x.req, x.rep)
+	if err != nil {
+		sentinel := ErrBadReply
+		if errors.Is(err, ErrReplyMismatch) {
+			sentinel = ErrReplyMismatch
+		}
+		return Result{}, outcomeFailure, &UpstreamError{Route: rs.Name, Err: sentinel, Cause: err}
+	}
+	return res, outcomeSuccess, nil
+}
+
+// BreakerState returns the state of route's breaker (BreakerClosed for an unknown route).
+func (c *Client) BreakerState(route string) BreakerState {
+	if rs := c.routes[route]; rs != nil {
+		return rs.breaker.current()
+	}
+	return BreakerClosed
+}
+
+// InFlight returns the number of requests on route waiting for a reply.
+func (c *Client) InFlight(route string) int {
+	if rs := c.routes[route]; rs != nil {
+		return int(rs.inFlight.Load())
+	}
+	return 0
+}
