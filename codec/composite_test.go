@@ -236,3 +236,24 @@ func mustReadHex(t *testing.T, path string) []byte {
 	t.Helper()
 	return mustHex(strings.Join(strings.Fields(string(mustRead(t, path))), ""))
 }
+
+func TestPackedBCDHelpers(t *testing.T) {
+	for _, s := range []string{"6212340000000000018D30122011234567890", "12", "ABCDEF0123", ""} {
+		packed := AppendPackedBCD(nil, []byte(s))
+		if len(packed) != (len(s)+1)/2 {
+			t.Fatalf("%s: %d bytes", s, len(packed))
+		}
+		back, ok := AppendUnpackedBCD(nil, packed, len(s))
+		if !ok || string(back) != s {
+			t.Fatalf("round trip %s → %X → %s", s, packed, back)
+		}
+	}
+	if _, ok := AppendUnpackedBCD(nil, []byte{0x12}, 3); ok {
+		t.Fatal("3 nibbles from one byte")
+	}
+	// An encrypted track decodes as hex letters and packs back to the same bytes.
+	m := NewMessage(Terminal)
+	if err := m.Set(35, []byte("9F3A00C1D2E4B5")); err != nil {
+		t.Fatalf("encrypted-looking track refused: %v", err)
+	}
+}

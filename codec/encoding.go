@@ -4,8 +4,8 @@ package codec
 
 const hexUpper = "0123456789ABCDEF"
 
-// nibbleOf maps a logical digit character to its BCD nibble ('D' and '=' are the track
-// separator 0xD); other characters map to 0xFF.
+// nibbleOf maps a logical digit character to its BCD nibble: '0'–'9', and for track fields
+// 'A'–'F' ('D' is the separator; '=' encodes as 'D'); other characters map to 0xFF.
 var nibbleOf = func() (t [256]byte) {
 	for i := range t {
 		t[i] = 0xFF
@@ -13,7 +13,10 @@ var nibbleOf = func() (t [256]byte) {
 	for c := '0'; c <= '9'; c++ {
 		t[c] = byte(c - '0')
 	}
-	t['D'], t['='] = 0xD, 0xD
+	for c := 'A'; c <= 'F'; c++ {
+		t[c] = byte(c-'A') + 10
+	}
+	t['='] = 0xD
 	return t
 }()
 
@@ -39,9 +42,11 @@ var hexVal = func() (t [256]byte) {
 func bcdBytes(n int) int { return (n + 1) >> 1 }
 
 // decodeBCD unpacks len(dst) digits from src (bcdBytes(len(dst)) bytes). For an odd count the pad
-// nibble is first (right-aligned) or last (left-aligned) and must be 0 or F. allowSep admits the
-// track separator nibble D. It reports false when a nibble is not allowed.
-func decodeBCD(dst, src []byte, left, allowSep bool) bool {
+// nibble is first (right-aligned) or last (left-aligned) and must be 0 or F. track admits every
+// nibble (A–F as letters): track data is a D-separated digit string when clear, any nibbles
+// when encrypted under the TDK (53.3 = 1), which the codec cannot know. It reports false when
+// a nibble is not allowed.
+func decodeBCD(dst, src []byte, left, track bool) bool {
 	n := len(dst)
 	si, di := 0, 0
 	if n&1 == 1 && !left {
@@ -50,7 +55,7 @@ func decodeBCD(dst, src []byte, left, allowSep bool) bool {
 			return false
 		}
 		lo := src[0] & 0xF
-		if !digitOK(lo, allowSep) {
+		if !digitOK(lo, track) {
 			return false
 		}
 		dst[0] = digitOf[lo]
@@ -61,7 +66,7 @@ func decodeBCD(dst, src []byte, left, allowSep bool) bool {
 		b := src[si+i]
 		hi, lo := b>>4, b&0xF
 		if hi > 9 || lo > 9 {
-			if !allowSep || !digitOK(hi, true) || !digitOK(lo, true) {
+			if !track {
 				return false
 			}
 		}
@@ -72,7 +77,7 @@ func decodeBCD(dst, src []byte, left, allowSep bool) bool {
 	if di < n { // odd and left-aligned: one digit and the pad nibble remain
 		b := src[si+pairs]
 		hi, pad := b>>4, b&0xF
-		if !digitOK(hi, allowSep) || (pad != 0 && pad != 0xF) {
+		if !digitOK(hi, track) || (pad != 0 && pad != 0xF) {
 			return false
 		}
 		dst[di] = digitOf[hi]
@@ -80,7 +85,7 @@ func decodeBCD(dst, src []byte, left, allowSep bool) bool {
 	return true
 }
 
-func digitOK(nib byte, allowSep bool) bool { return nib <= 9 || (allowSep && nib == 0xD) }
+func digitOK(nib byte, track bool) bool { return nib <= 9 || track }
 
 // encodeBCD packs the digits of src into dst (bcdBytes(len(src)) bytes), padding with a zero
 // nibble first (right-aligned) or last (left-aligned). src has been validated.
@@ -172,4 +177,26 @@ func grow(b []byte, n int) ([]byte, int) {
 		b = nb
 	}
 	return b[:l+n], l
+}
+
+// AppendPackedBCD appends digits (logical digits or track characters, validated by the caller)
+// packed two per byte, left-aligned with a zero pad nibble: the wire form of a variable
+// numeric or track field without its length prefix.
+func AppendPackedBCD(dst, digits []byte) []byte {
+	var off int
+	dst, off = grow(dst, bcdBytes(len(digits)))
+	encodeBCD(dst[off:], digits, true)
+	return dst
+}
+
+// AppendUnpackedBCD appends the first n nibbles of src (left-aligned) as characters 0–9, A–F.
+// It reports false when src is shorter than n nibbles.
+func AppendUnpackedBCD(dst, src []byte, n int) ([]byte, bool) {
+	if bcdBytes(n) > len(src) || n < 0 {
+		return dst, false
+	}
+	var off int
+	dst, off = grow(dst, n)
+	decodeBCD(dst[off:], src, true, true)
+	return dst, true
 }

@@ -263,7 +263,7 @@ var charClass = func() (t [256]uint8) {
 		if c >= '0' && c <= '9' {
 			m |= 1<<FormatN | 1<<FormatZ
 		}
-		if c == 'D' || c == '=' {
+		if c >= 'A' && c <= 'F' || c == '=' {
 			m |= 1 << FormatZ
 		}
 		if c >= 0x20 && c <= 0x7e {

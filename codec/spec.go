@@ -6,7 +6,7 @@ type Format uint8
 // Field formats.
 const (
 	FormatN      Format = iota + 1 // digits 0-9
-	FormatZ                        // track data: digits and the separator 'D' (or '=')
+	FormatZ                        // track data: digits, the separator 'D' (or '='), and A–F when TDK-encrypted
 	FormatAN                       // printable ASCII (0x20–0x7E)
 	FormatANS                      // any byte (GBK text in 62/63 included)
 	FormatB                        // binary
