@@ -123,6 +123,14 @@ func (c *conn) WriteFrame(frame []byte) error {
 	return nil
 }
 
+// Close implements ResponseWriter.
+func (c *conn) Close() {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	c.broken.Store(true)
+	_ = c.nc.Close()
+}
+
 // RemoteAddr implements ResponseWriter.
 func (c *conn) RemoteAddr() net.Addr { return c.nc.RemoteAddr() }
 

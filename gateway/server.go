@@ -36,6 +36,9 @@ type ResponseWriter interface {
 	WriteFrame(frame []byte) error
 	// RemoteAddr is the terminal's address.
 	RemoteAddr() net.Addr
+	// Close closes the connection (after responses already written): for a message that
+	// cannot be answered because not even its MTI is readable.
+	Close()
 }
 
 // Config of the terminal server. Zero values take the defaults.

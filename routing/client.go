@@ -105,7 +105,9 @@ func New(nc *nats.Conn, cfg Config, log *zap.Logger) (*Client, error) {
 func (c *Client) Table() *Table { return c.table }
 
 // Authorize sends req on route and waits for the reply, at most until ctx's deadline or the
-// route's timeout, whichever comes first. A reply that answers the request (MTI, 11 and 41
+// route's timeout, whichever comes first. When an error leaves the outcome unknown
+// (OutcomeUnknown), the Result still holds RequestMTI, STAN and Transmission of the request
+// that was sent, which a reversal needs for field 90. A reply that answers the request (MTI, 11 and 41
 // match) is a Result whatever its response code; everything else is an error: *MappingError
 // for a request that cannot be built (nothing sent), *UpstreamError for the exchange (see the
 // sentinels and OutcomeUnknown).
@@ -173,21 +175,27 @@ func (c *Client) roundTrip(ctx context.Context, rs *routeState, txn string, x *e
 		HeaderRoute:    []string{rs.Name},
 		HeaderDeadline: []string{strconv.FormatInt(deadline.UnixMilli(), 10)},
 	}}
+	// What was sent identifies the request for a reversal (field 90) when the outcome is
+	// unknown, so errors after this point return it too.
+	sent := Result{RequestMTI: string(x.req.MTI()), Transmission: string(x.req.Field(7))}
+	if v, err := x.req.Number(11); err == nil {
+		sent.STAN = uint32(v)
+	}
 	resp, err := c.nc.RequestMsgWithContext(rctx, msg)
 	if err != nil {
 		switch {
 		case errors.Is(err, nats.ErrNoResponders):
-			return Result{}, outcomeFailure, &UpstreamError{Route: rs.Name, Err: ErrNoResponders, Cause: nats.ErrNoResponders}
+			return sent, outcomeFailure, &UpstreamError{Route: rs.Name, Err: ErrNoResponders, Cause: nats.ErrNoResponders}
 		case errors.Is(ctx.Err(), context.Canceled):
-			return Result{}, outcomeNeutral, &UpstreamError{Route: rs.Name, Err: ErrCanceled, Cause: context.Canceled}
+			return sent, outcomeNeutral, &UpstreamError{Route: rs.Name, Err: ErrCanceled, Cause: context.Canceled}
 		case rctx.Err() != nil || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrTimeout):
-			return Result{}, outcomeFailure, &UpstreamError{Route: rs.Name, Err: ErrTimeout, Cause: context.DeadlineExceeded}
+			return sent, outcomeFailure, &UpstreamError{Route: rs.Name, Err: ErrTimeout, Cause: context.DeadlineExceeded}
 		default:
-			return Result{}, outcomeFailure, &UpstreamError{Route: rs.Name, Err: ErrTransport, Cause: err}
+			return sent, outcomeFailure, &UpstreamError{Route: rs.Name, Err: ErrTransport, Cause: err}
 		}
 	}
 	if err := x.rep.Unpack(resp.Data); err != nil {
-		return Result{}, outcomeFailure, &UpstreamError{Route: rs.Name, Err: ErrBadReply, Cause: err}
+		return sent, outcomeFailure, &UpstreamError{Route: rs.Name, Err: ErrBadReply, Cause: err}
 	}
 	res, err := ParseReply(x.req, x.rep)
 	if err != nil {
@@ -195,7 +203,7 @@ func (c *Client) roundTrip(ctx context.Context, rs *routeState, txn string, x *e
 		if errors.Is(err, ErrReplyMismatch) {
 			sentinel = ErrReplyMismatch
 		}
-		return Result{}, outcomeFailure, &UpstreamError{Route: rs.Name, Err: sentinel, Cause: err}
+		return sent, outcomeFailure, &UpstreamError{Route: rs.Name, Err: sentinel, Cause: err}
 	}
 	return res, outcomeSuccess, nil
 }

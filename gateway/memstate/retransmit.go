@@ -1,0 +1,81 @@
+package memstate
+
+import (
+	"context"
+	"time"
+
+	"github.com/posgate/posgate/gateway"
+)
+
+// rtEntry is one retransmission-cache entry: a reservation (done false) or a stored response.
+type rtEntry struct {
+	hash    gateway.ContentHash
+	done    bool
+	resp    []byte // owned by the entry; handed out only as copies
+	expires time.Time
+}
+
+// Reserve implements gateway.State. A ttl ≤ 0 is ErrInvalid. For ReserveDone, resp is a copy
+// the caller owns.
+func (s *State) Reserve(ctx context.Context, key gateway.RetransmitKey, hash gateway.ContentHash, ttl time.Duration) (gateway.Reservation, []byte, error) {
+	if ttl <= 0 {
+		return 0, nil, &OpError{Op: "reserve", Err: ErrInvalid}
+	}
+	sh, err := s.lock(ctx, "reserve", key.TID)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer sh.mu.Unlock()
+	now := s.cfg.Now()
+	e := sh.rt[key]
+	if e == nil || !now.Before(e.expires) {
+		sh.rt[key] = &rtEntry{hash: hash, expires: now.Add(ttl)}
+		return gateway.ReserveNew, nil, nil
+	}
+	switch {
+	case e.hash != hash:
+		return gateway.ReserveConflict, nil, nil
+	case !e.done:
+		return gateway.ReserveBusy, nil, nil
+	}
+	return gateway.ReserveDone, append([]byte(nil), e.resp...), nil
+}
+
+// Complete implements gateway.State: it stores a copy of resp for ttl from now (ErrInvalid when
+// ttl ≤ 0). The entry keeps the hash it was reserved with; when there is no entry (released, or
+// expired before the response came) the response is stored under the zero hash, so a later
+// Reserve sees ReserveConflict.
+func (s *State) Complete(ctx context.Context, key gateway.RetransmitKey, resp []byte, ttl time.Duration) error {
+	if ttl <= 0 {
+		return &OpError{Op: "complete", Err: ErrInvalid}
+	}
+	sh, err := s.lock(ctx, "complete", key.TID)
+	if err != nil {
+		return err
+	}
+	defer sh.mu.Unlock()
+	now := s.cfg.Now()
+	e := sh.rt[key]
+	if e == nil || !now.Before(e.expires) {
+		e = &rtEntry{}
+		sh.rt[key] = e
+	}
+	e.done = true
+	e.resp = append(e.resp[:0:0], resp...)
+	e.expires = now.Add(ttl)
+	return nil
+}
+
+// Release implements gateway.State. It drops a reservation that is not completed; a stored
+// response is kept (retransmissions must keep getting it), and an unknown key is no error.
+func (s *State) Release(ctx context.Context, key gateway.RetransmitKey) error {
+	sh, err := s.lock(ctx, "release", key.TID)
+	if err != nil {
+		return err
+	}
+	defer sh.mu.Unlock()
+	if e := sh.rt[key]; e != nil && (!e.done || !s.cfg.Now().Before(e.expires)) {
+		delete(sh.rt, key)
+	}
+	return nil
+}

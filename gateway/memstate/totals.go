@@ -1,0 +1,96 @@
+package memstate
+
+import (
+	"context"
+	"time"
+
+	"github.com/posgate/posgate/gateway"
+	"github.com/posgate/posgate/journal"
+)
+
+type totalsKey struct {
+	tid   string
+	batch uint32
+}
+
+// totalsEntry is a batch's running totals and the ids of the entries already added.
+type totalsEntry struct {
+	t       gateway.Totals
+	ids     map[string]struct{}
+	expires time.Time
+}
+
+type dailyKey struct {
+	tid  string
+	date journal.Date
+}
+
+type dailyEntry struct {
+	n       int64
+	expires time.Time
+}
+
+// AddTotals implements gateway.State. Each call that adds refreshes the batch's lifetime to
+// Config.TotalsTTL.
+func (s *State) AddTotals(ctx context.Context, tid string, batch uint32, entry string, delta gateway.Totals) (gateway.Totals, error) {
+	sh, err := s.lock(ctx, "add totals", tid)
+	if err != nil {
+		return gateway.Totals{}, err
+	}
+	defer sh.mu.Unlock()
+	now := s.cfg.Now()
+	k := totalsKey{tid, batch}
+	e := sh.totals[k]
+	if e == nil || !now.Before(e.expires) {
+		e = &totalsEntry{ids: make(map[string]struct{})}
+		sh.totals[k] = e
+	}
+	if _, dup := e.ids[entry]; dup {
+		return e.t, nil
+	}
+	e.ids[entry] = struct{}{}
+	e.t = e.t.Add(delta)
+	e.expires = now.Add(s.cfg.TotalsTTL)
+	return e.t, nil
+}
+
+// GetTotals implements gateway.State.
+func (s *State) GetTotals(ctx context.Context, tid string, batch uint32) (gateway.Totals, error) {
+	sh, err := s.lock(ctx, "get totals", tid)
+	if err != nil {
+		return gateway.Totals{}, err
+	}
+	defer sh.mu.Unlock()
+	e := sh.totals[totalsKey{tid, batch}]
+	if e == nil || !s.cfg.Now().Before(e.expires) {
+		return gateway.Totals{}, nil
+	}
+	return e.t, nil
+}
+
+// CountDaily implements gateway.State. The counter of date D expires at 00:00 UTC of D+3 —
+// two full days after D has ended — the same instant the Redis backend uses; a date already
+// past that counts 1 every time and stores nothing.
+func (s *State) CountDaily(ctx context.Context, tid string, date journal.Date) (int64, error) {
+	sh, err := s.lock(ctx, "count daily", tid)
+	if err != nil {
+		return 0, err
+	}
+	defer sh.mu.Unlock()
+	now := s.cfg.Now()
+	exp := DailyExpiry(date)
+	if !now.Before(exp) {
+		return 1, nil
+	}
+	k := dailyKey{tid, date}
+	e := sh.daily[k]
+	if e == nil {
+		e = &dailyEntry{expires: exp}
+		sh.daily[k] = e
+	}
+	e.n++
+	return e.n, nil
+}
+
+// DailyExpiry is when the daily counter of date expires: 00:00 UTC three days after it.
+func DailyExpiry(date journal.Date) time.Time { return date.AddDays(3).Start(time.UTC) }

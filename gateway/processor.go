@@ -1,0 +1,214 @@
+package gateway
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/posgate/posgate/codec"
+	"github.com/posgate/posgate/hsm"
+	"github.com/posgate/posgate/journal"
+	"github.com/posgate/posgate/routing"
+	"github.com/posgate/posgate/terminal"
+)
+
+// Registry is the part of the terminal registry (terminal.Store) the gateway uses.
+type Registry interface {
+	GetTerminal(ctx context.Context, tid string) (terminal.Terminal, error)
+	GetTerminalBySN(ctx context.Context, sn string) (terminal.Terminal, error)
+	GetMerchant(ctx context.Context, mid string) (terminal.Merchant, error)
+	GetActivationCode(ctx context.Context, sn string) (terminal.ActivationCode, error)
+	RecordWrongProof(ctx context.Context, sn string) (int, error)
+	Activate(ctx context.Context, sn string, verifier, tmk hsm.WrappedKey) (terminal.Terminal, error)
+	RotateKeys(ctx context.Context, tid string, generation uint64, keys terminal.Keys) (terminal.Terminal, error)
+	AdvanceBatch(ctx context.Context, tid string, from terminal.Batch) (terminal.Batch, error)
+	Seen(ctx context.Context, tid, softwareVersion string) error
+}
+
+// Upstream sends authorizations to issuers (routing.Client).
+type Upstream interface {
+	Authorize(ctx context.Context, route string, req *routing.Request) (routing.Result, error)
+	Table() *routing.Table
+}
+
+// Reversals queues reversals owed upstream durably (routing.Forwarder).
+type Reversals interface {
+	Enqueue(ctx context.Context, rev *routing.Reversal) error
+}
+
+// Journal is the book of record (journal.Journal).
+type Journal interface {
+	Append(ctx context.Context, rec journal.Record) error
+}
+
+// Deps are the processor's collaborators. All are required.
+type Deps struct {
+	Registry  Registry
+	HSM       hsm.Module
+	Upstream  Upstream
+	Reversals Reversals
+	Journal   Journal
+	State     State
+}
+
+// ProcessorConfig configures the transaction processor.
+type ProcessorConfig struct {
+	// AcquirerID is field 32 of responses and upstream requests. Default "48020000".
+	AcquirerID string
+	// NodeID (0–9) is the RRN digit that keeps RRNs of several gateway nodes apart. Default 0.
+	NodeID int
+	// TokenKey keys the PAN tokens and content hashes (HMAC-SHA256). Required, 32 bytes; keep
+	// it secret and stable: tokens must match across nodes and days.
+	TokenKey []byte
+	// ZPK is the zone PIN key of each route, for PIN translation. A route without one cannot
+	// take PIN transactions (response 99... no: 96, system malfunction).
+	ZPK map[string]hsm.WrappedKey
+	// Calendar assigns business dates (field 15, journal). Default journal.NewCalendar defaults.
+	Calendar journal.Calendar
+	// TxnTimeout bounds one transaction from the frame's arrival. Default 30 s (well under the
+	// terminal's usual 60 s).
+	TxnTimeout time.Duration
+	// RetransmitTTL is how long responses are kept for retransmissions. Default 26 h.
+	RetransmitTTL time.Duration
+	// MaxAmount is the per-transaction limit in fen (61 above it). 0: no limit.
+	MaxAmount int64
+	// MaxDailyCount is the number of purchases and pre-authorizations a terminal may make per
+	// business date (65 above it). 0: no limit.
+	MaxDailyCount int64
+	// Now is the clock. Default time.Now.
+	Now func() time.Time
+}
+
+// Defaults of ProcessorConfig.
+const (
+	DefaultAcquirerID    = "48020000"
+	DefaultTxnTimeout    = 30 * time.Second
+	DefaultRetransmitTTL = 26 * time.Hour
+)
+
+// Validate checks the configuration.
+func (c *ProcessorConfig) Validate() error {
+	switch {
+	case len(c.TokenKey) != 32:
+		return &ConfigError{"TokenKey", "must be 32 bytes"}
+	case c.NodeID < 0 || c.NodeID > 9:
+		return &ConfigError{"NodeID", "must be 0–9"}
+	case c.MaxAmount < 0 || c.MaxDailyCount < 0:
+		return &ConfigError{"limits", "must not be negative"}
+	case len(c.AcquirerID) > 11 || !allDigits(c.AcquirerID):
+		return &ConfigError{"AcquirerID", "must be up to 11 digits"}
+	}
+	return nil
+}
+
+func allDigits(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// Processor is the gateway's Handler: it authenticates each terminal message, runs the
+// transaction and answers it (docs/terminal-flows.md).
+type Processor struct {
+	cfg     ProcessorConfig
+	d       Deps
+	log     *zap.Logger
+	metrics *Metrics
+	pool    sync.Pool // *txn
+	rrnSeq  atomic.Uint64
+}
+
+// NewProcessor returns a Processor. metrics may be nil (no metrics); log may be nil.
+func NewProcessor(cfg ProcessorConfig, d Deps, metrics *Metrics, log *zap.Logger) (*Processor, error) {
+	if cfg.AcquirerID == "" {
+		cfg.AcquirerID = DefaultAcquirerID
+	}
+	if cfg.TxnTimeout == 0 {
+		cfg.TxnTimeout = DefaultTxnTimeout
+	}
+	if cfg.RetransmitTTL == 0 {
+		cfg.RetransmitTTL = DefaultRetransmitTTL
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if d.Registry == nil || d.HSM == nil || d.Upstream == nil || d.Reversals == nil || d.Journal == nil || d.State == nil {
+		return nil, &ConfigError{"Deps", "every dependency is required"}
+	}
+	if log == nil {
+		log = zap.NewNop()
+	}
+	if metrics == nil {
+		metrics = NewMetrics(nil)
+	}
+	p := &Processor{cfg: cfg, d: d, log: log.Named("processor"), metrics: metrics}
+	p.pool.New = func() any { return newTxn() }
+	return p, nil
+}
+
+// errClose marks a message that cannot be answered: the connection is closed.
+var errClose = errors.New("gateway: unanswerable message")
+
+// ServeFrame implements Handler.
+func (p *Processor) ServeFrame(ctx context.Context, f codec.Frame, w ResponseWriter) {
+	start := p.cfg.Now()
+	t := p.pool.Get().(*txn)
+	defer p.pool.Put(t)
+	t.reset(f, start)
+	ctx, cancel := context.WithTimeout(ctx, p.cfg.TxnTimeout)
+	defer cancel()
+
+	out, err := p.process(ctx, t)
+	if errors.Is(err, errClose) {
+		p.metrics.requests(t.kind, "close")
+		w.Close()
+		return
+	}
+	if out == nil {
+		return // nothing to send (a duplicate still in flight that never completed)
+	}
+	werr := w.WriteFrame(out)
+	p.metrics.observe(t.kind, t.code(), start, t.upstreamTime)
+	if werr != nil && t.owed != nil {
+		// The terminal never saw an approval: reverse it (terminal protocol §7).
+		p.reverseOwed(context.WithoutCancel(ctx), t, "98")
+	}
+}
+
+// tokenOf returns the keyed PAN token: HMAC-SHA256(TokenKey, PAN), first 16 bytes, as 32 hex
+// characters.
+func (p *Processor) tokenOf(pan []byte) string {
+	mac := hmac.New(sha256.New, p.cfg.TokenKey)
+	mac.Write([]byte("pan:"))
+	mac.Write(pan)
+	var sum [32]byte
+	const hexd = "0123456789abcdef"
+	var out [32]byte
+	for i, b := range mac.Sum(sum[:0])[:16] {
+		out[2*i], out[2*i+1] = hexd[b>>4], hexd[b&0xF]
+	}
+	return string(out[:])
+}
+
+// contentHash keys the request's content for duplicate detection: the message up to its MAC.
+func (p *Processor) contentHash(body []byte) ContentHash {
+	mac := hmac.New(sha256.New, p.cfg.TokenKey)
+	mac.Write([]byte("req:"))
+	mac.Write(body)
+	var sum [32]byte
+	var h ContentHash
+	copy(h[:], mac.Sum(sum[:0]))
+	return h
+}

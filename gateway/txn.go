@@ -1,0 +1,62 @@
+package gateway
+
+import (
+	"time"
+
+	"github.com/posgate/posgate/codec"
+	"github.com/posgate/posgate/journal"
+	"github.com/posgate/posgate/routing"
+	"github.com/posgate/posgate/terminal"
+)
+
+// txn is the working memory of one request, pooled: the request and response messages, the
+// response frame, and what the flow learns on the way.
+type txn struct {
+	frame codec.Frame
+	start time.Time
+	req   *codec.Message
+	resp  *codec.Message
+	out   []byte // response frame
+	buf   []byte // scratch: clear track, PIN block …
+
+	kind        Kind
+	cls         classification
+	term        terminal.Terminal
+	hasTerm     bool
+	rc          [2]byte // response code
+	requirement byte    // header processing requirement
+
+	pan          []byte // view of the PAN (field 2, or the track's PAN part in buf)
+	track        []byte // clear track 2 (field 35 or decrypted into buf), nil when absent
+	bizDate      journal.Date
+	id           string // transaction id
+	rrn          [12]byte
+	upstreamTime time.Duration
+	// owed is the reversal to queue if the approval cannot be delivered to the terminal.
+	owed *routing.Reversal
+}
+
+func newTxn() *txn {
+	return &txn{req: codec.NewMessage(codec.Terminal), resp: codec.NewMessage(codec.Terminal),
+		out: make([]byte, 0, 512), buf: make([]byte, 0, 128)}
+}
+
+func (t *txn) reset(f codec.Frame, start time.Time) {
+	t.frame, t.start = f, start
+	t.resp.Reset()
+	t.out, t.buf = t.out[:0], t.buf[:0]
+	t.kind, t.cls, t.hasTerm = KindUnsupported, classification{}, false
+	t.term = terminal.Terminal{}
+	t.rc, t.requirement = [2]byte{}, 0
+	t.pan, t.track, t.bizDate, t.id = nil, nil, journal.Date{}, ""
+	t.upstreamTime, t.owed = 0, nil
+}
+
+func (t *txn) setCode(code string) { copy(t.rc[:], code) }
+
+func (t *txn) code() string {
+	if t.rc == [2]byte{} {
+		return "none"
+	}
+	return string(t.rc[:])
+}
