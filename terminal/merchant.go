@@ -9,7 +9,7 @@ type Merchant struct {
 	MCC               string // merchant category code, 4 digits
 	City              string // optional
 	FeePlan           string // name of the settlement fee plan; "" means the settlement default
-	SettlementAccount string // account credited at settlement, printable ASCII
+	SettlementAccount string // account credited at settlement, printable ASCII; optional until the first settlement pays the merchant
 
 	CreatedAt time.Time // set by the store
 	UpdatedAt time.Time // set by the store
@@ -35,5 +35,5 @@ func (m *Merchant) Validate() error {
 	if err := ascii("FeePlan", m.FeePlan, MaxPlanLen, false); err != nil {
 		return err
 	}
-	return ascii("SettlementAccount", m.SettlementAccount, MaxAcctLen, true)
+	return ascii("SettlementAccount", m.SettlementAccount, MaxAcctLen, false)
 }

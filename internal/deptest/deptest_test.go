@@ -22,9 +22,11 @@ var allowed = map[string][]string{
 	"routing":    {"codec", "hsm", "natsembed"},
 	"gateway":    {"codec", "hsm", "terminal", "routing", "journal"},
 	"settlement": {"journal"},
-	"admin":      {"terminal", "journal", "settlement"},
-	"loadtest":   {"codec", "hsm"},
+	"adminapi":   {},
+	"admin":      {"terminal", "journal", "settlement", "adminapi", "hsm"},
+	"loadtest":   {"codec", "hsm", "adminapi"},
 	"internal":   {},
+	"app":        {"codec", "hsm", "terminal", "routing", "journal", "gateway", "natsembed", "admin", "adminapi", "settlement"},
 	"cmd":        nil, // the binary may import everything
 }
 

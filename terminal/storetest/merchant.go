@@ -56,7 +56,7 @@ func testMerchantValidation(t *testing.T, e *env) {
 		{"control char in name", func(m *terminal.Merchant) { m.Name = "shop\n" }, "Name"},
 		{"MCC letters", func(m *terminal.Merchant) { m.MCC = "54A1" }, "MCC"},
 		{"MCC 3 digits", func(m *terminal.Merchant) { m.MCC = "541" }, "MCC"},
-		{"no account", func(m *terminal.Merchant) { m.SettlementAccount = "" }, "SettlementAccount"},
+		{"account with a control char", func(m *terminal.Merchant) { m.SettlementAccount = "6222\n" }, "SettlementAccount"},
 		{"account too long", func(m *terminal.Merchant) { m.SettlementAccount = "62220202001122334455667788990011223344" }, "SettlementAccount"},
 	}
 	for _, tc := range tests {

@@ -1,0 +1,113 @@
+package admin
+
+import (
+	"context"
+	"errors"
+	"net"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/posgate/posgate/terminal"
+)
+
+// Defaults of Config.
+const (
+	DefaultAddr              = ":8080"
+	DefaultReadHeaderTimeout = 5 * time.Second
+	DefaultReadTimeout       = 15 * time.Second
+	DefaultWriteTimeout      = 30 * time.Second
+	DefaultIdleTimeout       = 2 * time.Minute
+	DefaultRequestTimeout    = 10 * time.Second
+	DefaultMaxBodyBytes      = 64 << 10
+)
+
+// ErrConfig is wrapped by every *ConfigError.
+var ErrConfig = errors.New("admin: invalid configuration")
+
+// ConfigError says which Config field is wrong and why; it never holds the value (the token is
+// one of the fields).
+type ConfigError struct {
+	Field  string
+	Reason string
+}
+
+// Error returns "admin: invalid configuration: <Field> <Reason>".
+func (e *ConfigError) Error() string { return ErrConfig.Error() + ": " + e.Field + " " + e.Reason }
+
+// Unwrap returns ErrConfig.
+func (e *ConfigError) Unwrap() error { return ErrConfig }
+
+// Config configures a Server. Zero durations and sizes take the defaults above.
+type Config struct {
+	// Addr is the admin listener's "host:port" for Start. Default DefaultAddr (":8080").
+	Addr string
+	// Token is the bearer token every request but /healthz and /readyz must carry. Required;
+	// see ValidToken. cmd/ reads it from a file or the environment, never from argv.
+	Token string
+
+	// ReadHeaderTimeout, ReadTimeout, WriteTimeout and IdleTimeout are the http.Server's.
+	ReadHeaderTimeout time.Duration
+	ReadTimeout       time.Duration
+	WriteTimeout      time.Duration
+	IdleTimeout       time.Duration
+	// RequestTimeout bounds the registry and security-module calls of one request; past it the
+	// request fails with 504 (adminapi.CodeTimeout). Default DefaultRequestTimeout.
+	RequestTimeout time.Duration
+	// MaxBodyBytes bounds a request body; a larger one gets 413. Default DefaultMaxBodyBytes.
+	MaxBodyBytes int64
+
+	// CodeTTL is the validity of an activation code when the request gives none. Default
+	// terminal.DefaultCodeTTL (7 days); at most terminal.MaxCodeTTL.
+	CodeTTL time.Duration
+
+	// Ready reports whether the process is ready to serve traffic: nil means ready, an error is
+	// the reason it is not, sent verbatim in /readyz's 503 body (the probe needs no token, so the
+	// reason must not hold secrets). nil Ready means always ready.
+	Ready func(ctx context.Context) error
+	// Gatherer is served on /metrics (behind the token). nil: /metrics is not served (404).
+	Gatherer prometheus.Gatherer
+}
+
+// Validate checks the configuration.
+func (c *Config) Validate() error {
+	if c.Addr != "" {
+		if _, _, err := net.SplitHostPort(c.Addr); err != nil {
+			return &ConfigError{Field: "Addr", Reason: "must be host:port"}
+		}
+	}
+	if err := ValidToken(c.Token); err != nil {
+		return &ConfigError{Field: "Token", Reason: "must be " + tokenRule}
+	}
+	if c.ReadHeaderTimeout < 0 || c.ReadTimeout < 0 || c.WriteTimeout < 0 || c.IdleTimeout < 0 || c.RequestTimeout < 0 {
+		return &ConfigError{Field: "Timeouts", Reason: "must not be negative"}
+	}
+	if c.MaxBodyBytes < 0 {
+		return &ConfigError{Field: "MaxBodyBytes", Reason: "must not be negative"}
+	}
+	if _, err := terminal.CodeTTL(c.CodeTTL); err != nil {
+		return &ConfigError{Field: "CodeTTL", Reason: "must be between 0 (default 7 days) and 90 days"}
+	}
+	return nil
+}
+
+func (c Config) withDefaults() Config {
+	def := func(d *time.Duration, v time.Duration) {
+		if *d == 0 {
+			*d = v
+		}
+	}
+	if c.Addr == "" {
+		c.Addr = DefaultAddr
+	}
+	def(&c.ReadHeaderTimeout, DefaultReadHeaderTimeout)
+	def(&c.ReadTimeout, DefaultReadTimeout)
+	def(&c.WriteTimeout, DefaultWriteTimeout)
+	def(&c.IdleTimeout, DefaultIdleTimeout)
+	def(&c.RequestTimeout, DefaultRequestTimeout)
+	def(&c.CodeTTL, terminal.DefaultCodeTTL)
+	if c.MaxBodyBytes == 0 {
+		c.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	return c
+}

@@ -1,0 +1,348 @@
+// Package app assembles one posgate node from its configuration: the embedded default (an
+// in-process NATS server with JetStream, the in-memory registry with its snapshot, the
+// in-process issuer simulator, secrets generated into the data directory) or production (NATS
+// and Redis at given addresses, secrets from files). `posgate serve` and the end-to-end tests
+// run the same assembly.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/prometheus/client_golang/prometheus"
+	"go.uber.org/zap"
+
+	"github.com/posgate/posgate/gateway"
+	"github.com/posgate/posgate/gateway/memstate"
+	"github.com/posgate/posgate/gateway/redisstate"
+	"github.com/posgate/posgate/hsm"
+	"github.com/posgate/posgate/journal"
+	"github.com/posgate/posgate/natsembed"
+	"github.com/posgate/posgate/routing"
+	"github.com/posgate/posgate/routing/issuersim"
+	"github.com/posgate/posgate/terminal"
+	"github.com/posgate/posgate/terminal/memstore"
+	"github.com/posgate/posgate/terminal/redisstore"
+)
+
+// Config of a node. Zero values take the defaults; only cmd/ reads flags, files and the
+// environment to fill it.
+type Config struct {
+	// Listen is the terminal listener. Default ":8583".
+	Listen string
+	// DataDir holds the embedded NATS data, the registry snapshot and the generated secrets.
+	// Default "./data". Created with mode 0700.
+	DataDir string
+	// NATS is the NATS server URL; "" starts the embedded one on a loopback port (written to
+	// DataDir/nats.url).
+	NATS string
+	// Redis is the Redis URL for the registry and the gateway state; "" keeps both in memory
+	// (the registry with a snapshot file in DataDir).
+	Redis string
+	// RoutesFile is the routing table (YAML); "" uses the built-in table.
+	RoutesFile string
+	// Simulator runs the issuer simulator in process. The embedded default turns it on.
+	Simulator bool
+	// SimLatency and SimDrop configure the in-process simulator.
+	SimLatency time.Duration
+	SimDrop    float64
+	// LMK is the local master key; zero loads or creates DataDir/lmk.hex.
+	LMK hsm.LMK
+	// TokenKey keys PAN tokens (32 bytes); nil loads or creates DataDir/token.key.
+	TokenKey []byte
+	// ZPK is each route's clear zone PIN key (16 bytes); nil loads or creates DataDir/zpk.hex,
+	// one development key for every route (shared with the in-process simulator).
+	ZPK map[string][]byte
+	// Gateway are the terminal server's limits (Listen is taken from above).
+	Gateway gateway.Config
+	// Processor settings: NodeID, limits, timeouts (TokenKey and ZPK are filled from above).
+	Processor gateway.ProcessorConfig
+	// JournalReplicas is the journal stream's replica count (3 in a cluster). Default 1.
+	JournalReplicas int
+}
+
+// Defaults.
+const (
+	DefaultListen  = ":8583"
+	DefaultDataDir = "./data"
+)
+
+// Node is one running posgate node.
+type Node struct {
+	cfg Config
+	log *zap.Logger
+
+	// Registry, HSM, State, Journal … are exposed for the admin API and tests.
+	Registry  terminal.Store
+	HSM       *hsm.Software
+	State     gateway.State
+	Journal   *journal.Journal
+	Routing   *routing.Client
+	Forwarder *routing.Forwarder
+	Simulator *issuersim.Simulator
+	Processor *gateway.Processor
+	Gateway   *gateway.Server
+	Metrics   *prometheus.Registry
+
+	nats     *natsembed.Server
+	nc       *nats.Conn
+	closers  []func(context.Context) error // in reverse start order
+	mu       sync.Mutex
+	shutdown bool
+}
+
+// Start assembles and starts a node. On error everything started so far is stopped.
+func Start(ctx context.Context, cfg Config, log *zap.Logger) (n *Node, err error) {
+	if log == nil {
+		log = zap.NewNop()
+	}
+	if cfg.Listen == "" {
+		cfg.Listen = DefaultListen
+	}
+	if cfg.DataDir == "" {
+		cfg.DataDir = DefaultDataDir
+	}
+	if cfg.NATS == "" {
+		cfg.Simulator = true
+	}
+	n = &Node{cfg: cfg, log: log, Metrics: prometheus.NewRegistry()}
+	defer func() {
+		if err != nil {
+			sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			_ = n.Shutdown(sctx)
+		}
+	}()
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("data directory: %w", err)
+	}
+	if err := n.startSecrets(); err != nil {
+		return nil, err
+	}
+	if err := n.startNATS(ctx); err != nil {
+		return nil, err
+	}
+	if err := n.startStores(); err != nil {
+		return nil, err
+	}
+	if err := n.startUpstream(ctx); err != nil {
+		return nil, err
+	}
+	if err := n.startGateway(ctx); err != nil {
+		return nil, err
+	}
+	return n, nil
+}
+
+func (n *Node) onShutdown(f func(context.Context) error) { n.closers = append(n.closers, f) }
+
+func (n *Node) startSecrets() error {
+	cfg := &n.cfg
+	if cfg.LMK.IsZero() {
+		lmk, created, err := hsm.LoadOrCreateLMK(cfg.DataDir)
+		if err != nil {
+			return fmt.Errorf("LMK: %w", err)
+		}
+		if created {
+			n.log.Warn("generated a new LMK for the embedded default; back it up like a key",
+				zap.String("file", filepath.Join(cfg.DataDir, "lmk.hex")))
+		}
+		cfg.LMK = lmk
+	}
+	sw, err := hsm.NewSoftware(hsm.Config{LMK: cfg.LMK})
+	if err != nil {
+		return fmt.Errorf("security module: %w", err)
+	}
+	n.HSM = sw
+	if cfg.TokenKey == nil {
+		if cfg.TokenKey, err = loadOrCreateSecret(filepath.Join(cfg.DataDir, "token.key"), 32); err != nil {
+			return fmt.Errorf("PAN token key: %w", err)
+		}
+	}
+	if cfg.ZPK == nil {
+		zpk, err := loadOrCreateSecret(filepath.Join(cfg.DataDir, "zpk.hex"), 16)
+		if err != nil {
+			return fmt.Errorf("zone PIN key: %w", err)
+		}
+		cfg.ZPK = map[string][]byte{"*": zpk}
+	}
+	return nil
+}
+
+func (n *Node) startNATS(ctx context.Context) error {
+	url := n.cfg.NATS
+	if url == "" {
+		srv, err := natsembed.Start(ctx, natsembed.Config{DataDir: filepath.Join(n.cfg.DataDir, "nats")}, n.log)
+		if err != nil {
+			return fmt.Errorf("embedded NATS: %w", err)
+		}
+		n.nats = srv
+		n.onShutdown(srv.Shutdown)
+		url = srv.ClientURL()
+		if err := writeFileAtomic(filepath.Join(n.cfg.DataDir, "nats.url"), []byte(url+"\n"), 0o600); err != nil {
+			return err
+		}
+	}
+	nc, err := nats.Connect(url, nats.Name("posgate"), nats.MaxReconnects(-1))
+	if err != nil {
+		return fmt.Errorf("NATS %s: %w", url, err)
+	}
+	n.nc = nc
+	n.onShutdown(func(context.Context) error { return nc.Drain() })
+	return nil
+}
+
+func (n *Node) startStores() error {
+	if n.cfg.Redis != "" {
+		reg, err := redisstore.New(redisstore.Config{URL: n.cfg.Redis})
+		if err != nil {
+			return fmt.Errorf("registry (Redis): %w", err)
+		}
+		n.Registry = reg
+		n.onShutdown(func(context.Context) error { return reg.Close() })
+		st, err := redisstate.New(redisstate.Config{URL: n.cfg.Redis})
+		if err != nil {
+			return fmt.Errorf("gateway state (Redis): %w", err)
+		}
+		n.State = st
+		n.onShutdown(func(context.Context) error { return st.Close() })
+		return nil
+	}
+	reg, err := memstore.Open(memstore.Config{Path: filepath.Join(n.cfg.DataDir, "registry.json")}, n.log)
+	if err != nil {
+		return fmt.Errorf("registry: %w", err)
+	}
+	n.Registry = reg
+	n.onShutdown(func(context.Context) error { return reg.Close() })
+	st, err := memstate.New(memstate.Config{})
+	if err != nil {
+		return fmt.Errorf("gateway state: %w", err)
+	}
+	n.State = st
+	n.onShutdown(func(context.Context) error { st.Close(); return nil })
+	return nil
+}
+
+func (n *Node) startUpstream(ctx context.Context) error {
+	table := routing.DefaultTable()
+	if n.cfg.RoutesFile != "" {
+		data, err := os.ReadFile(n.cfg.RoutesFile)
+		if err != nil {
+			return fmt.Errorf("routes: %w", err)
+		}
+		if table, err = routing.ParseTable(data); err != nil {
+			return fmt.Errorf("routes %s: %w", n.cfg.RoutesFile, err)
+		}
+	}
+	j, err := journal.New(ctx, n.nc, journal.Config{Replicas: n.cfg.JournalReplicas}, n.log)
+	if err != nil {
+		return fmt.Errorf("journal: %w", err)
+	}
+	n.Journal = j
+	n.onShutdown(j.Close)
+	client, err := routing.New(n.nc, routing.Config{Table: table}, n.log)
+	if err != nil {
+		return fmt.Errorf("routing: %w", err)
+	}
+	n.Routing = client
+	fw, err := routing.NewForwarder(ctx, client, routing.ForwarderConfig{}, n.log)
+	if err != nil {
+		return fmt.Errorf("reversal queue: %w", err)
+	}
+	n.Forwarder = fw
+	fw.Start()
+	n.onShutdown(fw.Shutdown)
+	if n.cfg.Simulator {
+		sim, err := issuersim.New(n.nc, issuersim.Config{ZPK: n.zpkFor("*"), Latency: n.cfg.SimLatency,
+			DropRate: n.cfg.SimDrop}, n.log)
+		if err != nil {
+			return fmt.Errorf("issuer simulator: %w", err)
+		}
+		if err := sim.Start(); err != nil {
+			return fmt.Errorf("issuer simulator: %w", err)
+		}
+		n.Simulator = sim
+		n.onShutdown(sim.Shutdown)
+	}
+	return nil
+}
+
+func (n *Node) zpkFor(route string) []byte {
+	if k, ok := n.cfg.ZPK[route]; ok {
+		return k
+	}
+	return n.cfg.ZPK["*"]
+}
+
+func (n *Node) startGateway(ctx context.Context) error {
+	pc := n.cfg.Processor
+	pc.TokenKey = n.cfg.TokenKey
+	pc.ZPK = map[string]hsm.WrappedKey{}
+	for _, r := range n.Routing.Table().Routes() {
+		clear := n.zpkFor(r.Name)
+		if clear == nil {
+			continue
+		}
+		wk, err := n.HSM.ImportKey(hsm.KeyZPK, clear)
+		if err != nil {
+			return fmt.Errorf("zone PIN key of route %s: %w", r.Name, err)
+		}
+		pc.ZPK[r.Name] = wk
+	}
+	metrics := gateway.NewMetrics(n.Metrics)
+	proc, err := gateway.NewProcessor(pc, gateway.Deps{Registry: n.Registry, HSM: n.HSM, Upstream: n.Routing,
+		Reversals: n.Forwarder, Journal: n.Journal, State: n.State}, metrics, n.log)
+	if err != nil {
+		return err
+	}
+	n.Processor = proc
+	gc := n.cfg.Gateway
+	gc.Listen = n.cfg.Listen
+	srv, err := gateway.New(gc, proc, n.log)
+	if err != nil {
+		return err
+	}
+	if err := srv.Start(ctx); err != nil {
+		return fmt.Errorf("terminal listener %s: %w", gc.Listen, err)
+	}
+	n.Gateway = srv
+	n.onShutdown(srv.Shutdown)
+	return nil
+}
+
+// GatewayAddr is the terminal listener's address.
+func (n *Node) GatewayAddr() net.Addr { return n.Gateway.Addr() }
+
+// NATSURL is the URL of the NATS server the node uses.
+func (n *Node) NATSURL() string { return n.nc.ConnectedUrl() }
+
+// NATS is the node's NATS connection.
+func (n *Node) NATS() *nats.Conn { return n.nc }
+
+// Shutdown stops the node in order: the terminal listener first (answering or reversing what
+// is in flight), then the reversal forwarder and simulator, the journal (flushed), the stores,
+// NATS. Safe to call twice.
+func (n *Node) Shutdown(ctx context.Context) error {
+	n.mu.Lock()
+	if n.shutdown {
+		n.mu.Unlock()
+		return nil
+	}
+	n.shutdown = true
+	closers := n.closers
+	n.mu.Unlock()
+	var errs []error
+	for i := len(closers) - 1; i >= 0; i-- {
+		if err := closers[i](ctx); err != nil && !errors.Is(err, context.Canceled) {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
