@@ -102,7 +102,7 @@ func (p *Processor) signOn(ctx context.Context, t *txn) ([]byte, error) {
 		if err != nil {
 			return p.systemError(ctx, t, "sign-on keys", err)
 		}
-		next := terminal.Keys{TMK: t.term.Keys.TMK, PIK: keys.PIK, MAK: keys.MAK, TDK: keys.TDK}
+		next := terminal.Keys{PIK: keys.PIK, MAK: keys.MAK, TDK: keys.TDK}
 		t.term, err = p.d.Registry.RotateKeys(ctx, t.term.TID, t.term.KeyGeneration, next)
 		if errors.Is(err, terminal.ErrConflict) && attempt == 0 {
 			// Another node signed this terminal on at the same time: start again from the
