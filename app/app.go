@@ -17,8 +17,10 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 	"go.uber.org/zap"
 
+	"github.com/posgate/posgate/admin"
 	"github.com/posgate/posgate/gateway"
 	"github.com/posgate/posgate/gateway/memstate"
 	"github.com/posgate/posgate/gateway/redisstate"
@@ -66,6 +68,11 @@ type Config struct {
 	Processor gateway.ProcessorConfig
 	// JournalReplicas is the journal stream's replica count (3 in a cluster). Default 1.
 	JournalReplicas int
+	// AdminListen is the admin API's address (dashboard, JSON API, /metrics, probes); "" runs
+	// no admin listener. posgate serve defaults it to ":8080".
+	AdminListen string
+	// AdminToken is the admin API's bearer token; "" loads or creates DataDir/admin.token.
+	AdminToken string
 }
 
 // Defaults.
@@ -89,6 +96,7 @@ type Node struct {
 	Simulator *issuersim.Simulator
 	Processor *gateway.Processor
 	Gateway   *gateway.Server
+	Admin     *admin.Server
 	Metrics   *prometheus.Registry
 
 	nats     *natsembed.Server
@@ -138,7 +146,60 @@ func Start(ctx context.Context, cfg Config, log *zap.Logger) (n *Node, err error
 	if err := n.startGateway(ctx); err != nil {
 		return nil, err
 	}
+	if err := n.startAdmin(ctx); err != nil {
+		return nil, err
+	}
 	return n, nil
+}
+
+func (n *Node) startAdmin(ctx context.Context) error {
+	if n.cfg.AdminListen == "" {
+		return nil
+	}
+	tok := n.cfg.AdminToken
+	if tok == "" {
+		path := filepath.Join(n.cfg.DataDir, "admin.token")
+		var created bool
+		var err error
+		if tok, created, err = admin.LoadOrCreateToken(path); err != nil {
+			return fmt.Errorf("admin token: %w", err)
+		}
+		if created {
+			n.log.Info("generated the admin API token", zap.String("file", path))
+		}
+	}
+	n.Metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		newNodeCollector(n))
+	srv, err := admin.New(admin.Config{Addr: n.cfg.AdminListen, Token: tok, Ready: n.ready, Gatherer: n.Metrics},
+		n.Registry, n.HSM, n.log)
+	if err != nil {
+		return err
+	}
+	if err := srv.Start(ctx); err != nil {
+		return fmt.Errorf("admin listener %s: %w", n.cfg.AdminListen, err)
+	}
+	n.Admin = srv
+	n.onShutdown(srv.Shutdown)
+	return nil
+}
+
+// ready is the readiness probe: NATS connected and the gateway accepting.
+func (n *Node) ready(context.Context) error {
+	if n.nc == nil || !n.nc.IsConnected() {
+		return errors.New("NATS not connected")
+	}
+	if n.Gateway == nil || n.Gateway.Addr() == nil {
+		return errors.New("terminal listener not started")
+	}
+	return nil
+}
+
+// AdminAddr is the admin listener's address (nil when there is none).
+func (n *Node) AdminAddr() net.Addr {
+	if n.Admin == nil {
+		return nil
+	}
+	return n.Admin.Addr()
 }
 
 func (n *Node) onShutdown(f func(context.Context) error) { n.closers = append(n.closers, f) }

@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/zap"
 
@@ -292,7 +293,7 @@ func (f *Forwarder) work() {
 		cancel()
 		if err != nil {
 			if f.poll.Err() != nil || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, jetstream.ErrNoMessages) ||
-				isTimeout(err) {
+				errors.Is(err, nats.ErrTimeout) || isTimeout(err) {
 				continue
 			}
 			f.log.Warn("reversal queue pull failed", zap.Error(err))

@@ -17,7 +17,6 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"go.uber.org/zap"
-	"go.uber.org/zap/zapcore"
 
 	"github.com/posgate/posgate/routing"
 	"github.com/posgate/posgate/routing/issuersim"
@@ -99,11 +98,10 @@ func issuerSim(ctx context.Context, args []string, getenv func(string) string, s
 	if err := cfg.Validate(); err != nil {
 		return fail(stderr, name, exitUsage, err)
 	}
-	var level zapcore.Level
-	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
-		return fail(stderr, name, exitUsage, fmt.Errorf("--log-level %q: unknown level", *logLevel))
+	log, err := newLogger(*logLevel, stderr)
+	if err != nil {
+		return fail(stderr, name, exitUsage, err)
 	}
-	log := zap.New(zapcore.NewCore(zapcore.NewJSONEncoder(zap.NewProductionEncoderConfig()), zapcore.AddSync(stderr), level))
 	defer func() { _ = log.Sync() }()
 
 	nc, err := nats.Connect(*url, nats.Name("posgate-issuer-sim"), nats.MaxReconnects(-1))

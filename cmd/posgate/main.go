@@ -1,5 +1,7 @@
 // Command posgate is the one posgate binary. Each subcommand is a file of this package.
 //
+//	posgate serve [--listen :8583] [--admin-listen :8080] [--data ./data] [--nats URL] [--redis URL] [--routes FILE] [--config FILE]
+//	posgate terminal add|list|show|block|unblock|code|resign|software|import …
 //	posgate decode [--profile terminal|upstream] [--json] [HEX]
 //	posgate encode [--profile terminal|upstream] < message.json
 //	posgate issuer-sim --nats URL [flags]
@@ -21,6 +23,7 @@ type command struct {
 }
 
 var commands = []command{
+	{"serve", "run the gateway (embedded default without --nats/--redis) until SIGINT/SIGTERM", runServe},
 	{"decode", "decode an ISO 8583 message from hex (terminal frame or upstream message)", runDecode},
 	{"encode", "encode a message from JSON (the shape decode --json prints) to hex", runEncode},
 	{"issuer-sim", "run the deterministic issuer simulator on NATS until SIGINT/SIGTERM", runIssuerSim},

@@ -1,0 +1,282 @@
+package main
+
+import (
+	"context"
+	"encoding/hex"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"go.uber.org/zap"
+	"gopkg.in/yaml.v3"
+
+	"github.com/posgate/posgate/app"
+	"github.com/posgate/posgate/hsm"
+)
+
+// Environment variables read by serve: secrets never come from argv.
+const (
+	envLMK      = "POSGATE_LMK"       // local master key, 64 hex characters
+	envTokenKey = "POSGATE_TOKEN_KEY" // PAN token key, 64 hex characters
+
+)
+
+// serveConfig is the YAML file of --config; flags given on the command line win over it.
+type serveConfig struct {
+	Listen          string        `yaml:"listen"`
+	AdminListen     string        `yaml:"admin_listen"`
+	Data            string        `yaml:"data"`
+	NATS            string        `yaml:"nats"`
+	Redis           string        `yaml:"redis"`
+	Routes          string        `yaml:"routes"`
+	NodeID          int           `yaml:"node_id"`
+	MaxAmount       int64         `yaml:"max_amount_fen"`
+	MaxDailyCount   int64         `yaml:"max_daily_count"`
+	TxnTimeout      time.Duration `yaml:"txn_timeout"`
+	MaxConns        int           `yaml:"max_conns"`
+	MaxConnsPerAddr int           `yaml:"max_conns_per_addr"`
+	IdleTimeout     time.Duration `yaml:"idle_timeout"`
+	MaxFrame        int           `yaml:"max_frame"`
+	JournalReplicas int           `yaml:"journal_replicas"`
+	Simulator       *bool         `yaml:"simulator"`
+	SimLatency      time.Duration `yaml:"sim_latency"`
+	SimDrop         float64       `yaml:"sim_drop"`
+	LMKFile         string        `yaml:"lmk_file"`
+	TokenKeyFile    string        `yaml:"token_key_file"`
+	ZPKFile         string        `yaml:"zpk_file"`
+	AdminTokenFile  string        `yaml:"admin_token_file"`
+	LogLevel        string        `yaml:"log_level"`
+}
+
+func runServe(args []string, _ io.Reader, _, stderr io.Writer) int {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	return serve(ctx, args, os.Getenv, stderr, nil)
+}
+
+// serve runs a node until ctx ends. started, when set, receives the node once it serves (tests).
+func serve(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer, started func(*app.Node)) int {
+	const name = "serve"
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var c serveConfig
+	configFile := fs.String("config", "", "YAML file holding any of the settings below (flags win)")
+	fs.StringVar(&c.Listen, "listen", app.DefaultListen, "terminal listener address")
+	fs.StringVar(&c.AdminListen, "admin-listen", ":8080", "admin API, metrics and probes address")
+	fs.StringVar(&c.Data, "data", app.DefaultDataDir, "data directory (embedded NATS, registry snapshot, generated secrets)")
+	fs.StringVar(&c.NATS, "nats", "", "NATS URL; empty starts the embedded NATS with JetStream")
+	fs.StringVar(&c.Redis, "redis", "", "Redis URL for the registry and gateway state; empty keeps them in memory")
+	fs.StringVar(&c.Routes, "routes", "", "routing table (YAML); empty uses the built-in table")
+	fs.IntVar(&c.NodeID, "node-id", 0, "node digit (0-9) in RRNs, unique per gateway node")
+	fs.Int64Var(&c.MaxAmount, "max-amount", 0, "per-transaction limit in fen (61 above it); 0: none")
+	fs.Int64Var(&c.MaxDailyCount, "max-daily-count", 0, "purchases and pre-auths per terminal per business date (65 above it); 0: none")
+	fs.StringVar(&c.LMKFile, "lmk-file", "", "LMK file (64 hex characters), or env "+envLMK+"; default DATA/lmk.hex (embedded)")
+	fs.StringVar(&c.TokenKeyFile, "token-key-file", "", "PAN token key file (64 hex), or env "+envTokenKey+"; default DATA/token.key")
+	fs.StringVar(&c.ZPKFile, "zpk-file", "", "zone PIN keys, lines \"ROUTE HEX\" (ROUTE * for all); default DATA/zpk.hex (development)")
+	fs.StringVar(&c.AdminTokenFile, "admin-token-file", "", "admin API token file, or env "+envAdminToken+"; default DATA/admin.token")
+	fs.StringVar(&c.LogLevel, "log-level", "info", "log level: debug, info, warn or error")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: posgate serve [--listen :8583] [--admin-listen :8080] [--data ./data] [--nats URL] [--redis URL] [--routes FILE] [--config FILE]")
+		fmt.Fprintln(stderr, "Without --nats and --redis: the embedded default (in-process NATS with JetStream, in-memory")
+		fmt.Fprintln(stderr, "registry, issuer simulator). Runs until SIGINT or SIGTERM, then drains and stops.")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return exitOK
+		}
+		return exitUsage
+	}
+	if fs.NArg() > 0 {
+		return fail(stderr, name, exitUsage, fmt.Errorf("unexpected argument %q", fs.Arg(0)))
+	}
+	if *configFile != "" {
+		if err := mergeConfigFile(*configFile, fs, &c); err != nil {
+			return fail(stderr, name, exitUsage, err)
+		}
+	}
+	cfg, err := c.appConfig(getenv)
+	if err != nil {
+		return fail(stderr, name, exitUsage, err)
+	}
+	level := c.LogLevel
+	if level == "" {
+		level = "info"
+	}
+	log, err := newLogger(level, stderr)
+	if err != nil {
+		return fail(stderr, name, exitUsage, err)
+	}
+	defer func() { _ = log.Sync() }()
+
+	node, err := app.Start(ctx, cfg, log)
+	if err != nil {
+		return fail(stderr, name, exitFail, err)
+	}
+	mode := "embedded"
+	if cfg.NATS != "" || cfg.Redis != "" {
+		mode = "production"
+	}
+	fields := []zap.Field{zap.String("mode", mode), zap.String("terminals", node.GatewayAddr().String()),
+		zap.String("nats", node.NATSURL()), zap.String("data", cfg.DataDir)}
+	if a := node.AdminAddr(); a != nil {
+		fields = append(fields, zap.String("admin", a.String()))
+	}
+	log.Info("posgate serving", fields...)
+	if started != nil {
+		started(node)
+	}
+	<-ctx.Done()
+	log.Info("shutting down: draining terminals, flushing the journal")
+	sctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	if err := node.Shutdown(sctx); err != nil {
+		return fail(stderr, name, exitFail, fmt.Errorf("shutdown: %w", err))
+	}
+	log.Info("stopped")
+	return exitOK
+}
+
+// mergeConfigFile fills every setting not given as a flag from the YAML file.
+func mergeConfigFile(path string, fs *flag.FlagSet, c *serveConfig) error {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("--config: %w", err)
+	}
+	var file serveConfig
+	dec := yaml.NewDecoder(strings.NewReader(string(data)))
+	dec.KnownFields(true)
+	if err := dec.Decode(&file); err != nil && !errors.Is(err, io.EOF) {
+		return fmt.Errorf("--config %s: %w", path, err)
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	pick := func(flagName string, dst *string, v string) {
+		if !set[flagName] && v != "" {
+			*dst = v
+		}
+	}
+	pick("listen", &c.Listen, file.Listen)
+	pick("admin-listen", &c.AdminListen, file.AdminListen)
+	pick("data", &c.Data, file.Data)
+	pick("nats", &c.NATS, file.NATS)
+	pick("redis", &c.Redis, file.Redis)
+	pick("routes", &c.Routes, file.Routes)
+	pick("lmk-file", &c.LMKFile, file.LMKFile)
+	pick("token-key-file", &c.TokenKeyFile, file.TokenKeyFile)
+	pick("zpk-file", &c.ZPKFile, file.ZPKFile)
+	pick("admin-token-file", &c.AdminTokenFile, file.AdminTokenFile)
+	pick("log-level", &c.LogLevel, file.LogLevel)
+	if !set["node-id"] && file.NodeID != 0 {
+		c.NodeID = file.NodeID
+	}
+	if !set["max-amount"] && file.MaxAmount != 0 {
+		c.MaxAmount = file.MaxAmount
+	}
+	if !set["max-daily-count"] && file.MaxDailyCount != 0 {
+		c.MaxDailyCount = file.MaxDailyCount
+	}
+	c.TxnTimeout, c.MaxConns, c.MaxConnsPerAddr = file.TxnTimeout, file.MaxConns, file.MaxConnsPerAddr
+	c.IdleTimeout, c.MaxFrame, c.JournalReplicas = file.IdleTimeout, file.MaxFrame, file.JournalReplicas
+	c.Simulator, c.SimLatency, c.SimDrop = file.Simulator, file.SimLatency, file.SimDrop
+	return nil
+}
+
+// appConfig turns the settings into the node's configuration, reading secrets from files or the
+// environment.
+func (c *serveConfig) appConfig(getenv func(string) string) (app.Config, error) {
+	cfg := app.Config{Listen: c.Listen, AdminListen: c.AdminListen, DataDir: c.Data, NATS: c.NATS, Redis: c.Redis,
+		RoutesFile: c.Routes, JournalReplicas: c.JournalReplicas, SimLatency: c.SimLatency, SimDrop: c.SimDrop}
+	cfg.Simulator = c.NATS == ""
+	if c.Simulator != nil {
+		cfg.Simulator = *c.Simulator
+	}
+	cfg.Processor.NodeID, cfg.Processor.MaxAmount, cfg.Processor.MaxDailyCount = c.NodeID, c.MaxAmount, c.MaxDailyCount
+	cfg.Processor.TxnTimeout = c.TxnTimeout
+	cfg.Gateway.MaxConns, cfg.Gateway.MaxConnsPerAddr, cfg.Gateway.IdleTimeout, cfg.Gateway.MaxFrame =
+		c.MaxConns, c.MaxConnsPerAddr, c.IdleTimeout, c.MaxFrame
+	if c.NodeID < 0 || c.NodeID > 9 {
+		return cfg, errors.New("--node-id: must be 0-9")
+	}
+	if c.SimDrop < 0 || c.SimDrop > 1 {
+		return cfg, errors.New("sim_drop: must be between 0 and 1")
+	}
+	lmkHex, err := secret(c.LMKFile, envLMK, getenv)
+	if err != nil {
+		return cfg, fmt.Errorf("--lmk-file: %w", err)
+	}
+	if lmkHex != "" {
+		if cfg.LMK, err = hsm.ParseLMK(lmkHex); err != nil {
+			return cfg, fmt.Errorf("LMK: %w", err)
+		}
+	}
+	tk, err := secret(c.TokenKeyFile, envTokenKey, getenv)
+	if err != nil {
+		return cfg, fmt.Errorf("--token-key-file: %w", err)
+	}
+	if tk != "" {
+		if cfg.TokenKey, err = hex.DecodeString(tk); err != nil || len(cfg.TokenKey) != 32 {
+			return cfg, errors.New("PAN token key: want 64 hex characters")
+		}
+	}
+	if c.Redis != "" && (lmkHex == "" || tk == "") {
+		// Keys in a shared registry are wrapped under the LMK, and tokens must agree across nodes.
+		return cfg, errors.New("--redis: every node must share the LMK and the PAN token key: give them with --lmk-file/" +
+			envLMK + " and --token-key-file/" + envTokenKey)
+	}
+	if c.ZPKFile != "" {
+		if cfg.ZPK, err = readZPKFile(c.ZPKFile); err != nil {
+			return cfg, fmt.Errorf("--zpk-file: %w", err)
+		}
+	}
+	if cfg.AdminToken, err = secret(c.AdminTokenFile, envAdminToken, getenv); err != nil {
+		return cfg, fmt.Errorf("--admin-token-file: %w", err)
+	}
+	return cfg, nil
+}
+
+// secret returns the trimmed content of file, else the environment variable, else "".
+func secret(file, env string, getenv func(string) string) (string, error) {
+	if file != "" {
+		b, err := os.ReadFile(file)
+		if err != nil {
+			return "", err
+		}
+		return strings.TrimSpace(string(b)), nil
+	}
+	return strings.TrimSpace(getenv(env)), nil
+}
+
+// readZPKFile reads "ROUTE HEX" lines (# comments allowed); ROUTE * applies to every route.
+func readZPKFile(path string) (map[string][]byte, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string][]byte{}
+	for i, line := range strings.Split(string(data), "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		f := strings.Fields(line)
+		if len(f) != 2 {
+			return nil, fmt.Errorf("line %d: want ROUTE HEX", i+1)
+		}
+		k, err := hex.DecodeString(f[1])
+		if err != nil || (len(k) != 8 && len(k) != 16) {
+			return nil, fmt.Errorf("line %d: key must be 16 or 32 hex characters", i+1)
+		}
+		out[f[0]] = k
+	}
+	if len(out) == 0 {
+		return nil, errors.New("no keys")
+	}
+	return out, nil
+}

@@ -1,0 +1,84 @@
+package termsim
+
+import (
+	"context"
+	"errors"
+)
+
+// reversalOmits are the request fields a reversal does not repeat: PIN data (52, 26, and 53,
+// which describes it and the track encryption), tracks (35, 36: a device keeps no track data
+// after the authorization), terminal info (59) and the MAC (64, computed anew).
+var reversalOmits = [...]int{26, 35, 36, 52, 53, 59, 64}
+
+// oweReversal turns the request in t.req into the pending reversal (0400 with the original's
+// fields and 39 = reason; field 2 = pan when the original carried only a track) and tries to
+// deliver it at once. It reports whether a 0410 arrived.
+func (t *Terminal) oweReversal(ctx context.Context, reason, pan string) bool {
+	r := t.rev
+	r.Reset()
+	_ = r.SetMTI("0400")
+	src := t.req
+	if !src.Has(2) {
+		if err := r.SetString(2, pan); err != nil {
+			return false
+		}
+	}
+next:
+	for n := src.Next(0); n != 0; n = src.Next(n) {
+		for _, o := range reversalOmits {
+			if n == o {
+				continue next
+			}
+		}
+		if err := r.Set(n, src.Field(n)); err != nil {
+			return false
+		}
+	}
+	if err := r.SetString(39, reason); err != nil {
+		return false
+	}
+	t.pending = true
+	return t.reverse(ctx) == nil
+}
+
+// reverse sends the pending reversal up to Config.ReversalRetries times, until a 0410 answers
+// it. A 0410 of any response code ends it (posgate answers 00 once it has queued the
+// reversal, even for an original it does not know); one whose MAC fails does not. When no
+// attempt succeeds the reversal stays pending.
+func (t *Terminal) reverse(ctx context.Context) error {
+	var last error
+	for i := 0; i < t.cfg.ReversalRetries; i++ {
+		if err := ctx.Err(); err != nil {
+			if last == nil {
+				last = err
+			}
+			break
+		}
+		if err := t.buildFrame(t.rev, true); err != nil {
+			return err
+		}
+		x, err := t.roundTrip(ctx, matchFor(t.rev, true))
+		if x.sent {
+			t.stats.Reversals++
+		}
+		if err == nil {
+			t.noteRequirement(x.requirement, OpReversal)
+			err = x.macErr
+		}
+		if err == nil {
+			t.pending = false
+			return nil
+		}
+		last = err
+	}
+	if last == nil {
+		last = errors.New("termsim: no reversal attempt (ReversalRetries is 0)")
+	}
+	return &ExchangeError{Op: OpReversal, STAN: t.revSTAN(), Err: last}
+}
+
+// revSTAN returns the pending reversal's STAN.
+func (t *Terminal) revSTAN() uint32 {
+	n, _ := t.rev.Number(11)
+	return uint32(n)
+}
