@@ -281,6 +281,8 @@ func validChars(f Format, v []byte) bool {
 		return true
 	case FormatN:
 		return allDigits(v)
+	case FormatZ:
+		return allTrack(v)
 	case FormatAmount:
 		if len(v) == 0 || (v[0] != 'C' && v[0] != 'D') {
 			return len(v) == 0

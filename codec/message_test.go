@@ -291,3 +291,15 @@ func hexOf(b []byte) []byte {
 	encodeHex(out, b)
 	return out
 }
+
+func TestUnpackErrorKeepsEarlierFields(t *testing.T) {
+	good, _ := terminalPurchase(t).Pack(nil)
+	m := NewMessage(Terminal)
+	// Cut inside field 64: every field before it is readable, 64 is not.
+	if err := m.Unpack(good[:len(good)-3]); !errors.Is(err, ErrTruncated) {
+		t.Fatal(err)
+	}
+	if string(m.Field(11)) != "000105" || string(m.Field(41)) != "92336787" || m.Has(64) {
+		t.Fatalf("after the error: 11=%q 41=%q has64=%v", m.Field(11), m.Field(41), m.Has(64))
+	}
+}

@@ -33,3 +33,21 @@ func allDigits(v []byte) bool {
 	}
 	return true
 }
+
+// allTrack reports whether every byte of v is allowed in a track field: '0'–'9', 'A'–'F' and
+// '='.
+func allTrack(v []byte) bool {
+	for len(v) >= 8 {
+		x := binary.LittleEndian.Uint64(v)
+		if inRange(x, '0', '9')|inRange(x, 'A', 'F')|inRange(x, '=', '=') != highs {
+			return false
+		}
+		v = v[8:]
+	}
+	for _, c := range v {
+		if charClass[c]&(1<<FormatZ) == 0 {
+			return false
+		}
+	}
+	return true
+}

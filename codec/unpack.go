@@ -8,7 +8,8 @@ import (
 // Unpack parses src — one message of m's profile, starting at the MTI — into m, replacing what m
 // held. It checks every length from the wire before using it and copies what it keeps, so src may
 // be reused when Unpack returns. Bytes after the last field are an error (ErrTrailing).
-// On error m is left empty or partly filled and must not be used until the next Unpack or Reset.
+// On error m holds the MTI and the fields before the one at fault (a response can still echo
+// them); it must not be packed.
 func (m *Message) Unpack(src []byte) error {
 	m.Reset()
 	m.macOff = -1
@@ -71,6 +72,11 @@ func (m *Message) Unpack(src []byte) error {
 	if bm[0]|bm[1] == 0 {
 		return fieldErr(1, ErrBitmap)
 	}
+	// A logical value is at most twice its wire size (BCD digits): grow once, so no field
+	// needs a capacity check.
+	if need := 2 * len(src); cap(m.buf) < need {
+		m.buf = make([]byte, 0, need)
+	}
 
 	for w := 0; w < 2; w++ {
 		word := bm[w]
@@ -83,6 +89,7 @@ func (m *Message) Unpack(src []byte) error {
 				m.macOff = i
 			}
 			if i, err = m.unpackField(n, src, i); err != nil {
+				m.present = presentBefore(bm, n) // the fields read so far stay readable
 				return err
 			}
 		}
@@ -90,7 +97,19 @@ func (m *Message) Unpack(src []byte) error {
 	if i != len(src) {
 		return fieldErr(1, ErrTrailing)
 	}
+	m.present = bm
 	return nil
+}
+
+// presentBefore returns bitmap bm without field n and the fields after it.
+func presentBefore(bm [2]uint64, n int) [2]uint64 {
+	w, b := bit(n)
+	keep := ^(b<<1 - 1) // bits of the fields before n in word w
+	bm[w] &= keep
+	if w == 0 {
+		bm[1] = 0
+	}
+	return bm
 }
 
 // MACOffset returns, after a successful Unpack, the offset in the source of the MAC field (64, or
@@ -139,8 +158,8 @@ func (m *Message) unpackField(n int, src []byte, i int) (int, error) {
 		return i, fieldErr(n, ErrTruncated)
 	}
 	wire := src[i : i+size]
-	var off int
-	m.buf, off = grow(m.buf, l)
+	off := len(m.buf)
+	m.buf = m.buf[:off+l] // capacity reserved by Unpack
 	dst := m.buf[off : off+l]
 	ok := true
 	switch f.kind {
@@ -157,7 +176,7 @@ func (m *Message) unpackField(n int, src []byte, i int) (int, error) {
 	if !ok {
 		return i, fieldErr(n, ErrInvalidChar)
 	}
-	m.put(n, off, l)
+	m.spans[n] = span{off: uint32(off), n: uint32(l)} // present bits are set by Unpack at the end
 	return i + size, nil
 }
 
