@@ -3,6 +3,7 @@ package app_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"runtime"
 	"testing"
 	"time"
@@ -98,6 +99,38 @@ func (e *env) terminal(sn string, tweak func(*termsim.Config)) *termsim.Terminal
 	}
 	e.t.Cleanup(func() { _ = term.Close() })
 	return term
+}
+
+// provisionReady creates a terminal in node's registry and activates and signs it on.
+func provisionReady(ctx context.Context, node *app.Node, tid, sn string) (*termsim.Terminal, error) {
+	reg := node.Registry
+	if _, err := reg.GetMerchant(ctx, merchant); errors.Is(err, terminal.ErrNotFound) {
+		if _, err := reg.CreateMerchant(ctx, terminal.Merchant{MID: merchant, Name: "POSGATE TEST SHOP", MCC: "5812"}); err != nil &&
+			!errors.Is(err, terminal.ErrExists) {
+			return nil, err
+		}
+	}
+	if _, err := reg.CreateTerminal(ctx, terminal.Terminal{TID: tid, MID: merchant, SN: sn}); err != nil {
+		return nil, err
+	}
+	code, err := node.HSM.NewActivationCode(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := reg.IssueActivationCode(ctx, tid, code.Verifier, 0); err != nil {
+		return nil, err
+	}
+	term, err := termsim.New(termsim.Config{Addr: node.GatewayAddr().String(), SN: sn, KeyPool: keys, Timeout: 10 * time.Second})
+	if err != nil {
+		return nil, err
+	}
+	if res, err := term.Activate(ctx, code.Code, nil); err != nil || res.Code != "00" {
+		return nil, fmt.Errorf("activate: %s %w", res.Code, err)
+	}
+	if res, err := term.SignOn(ctx); err != nil || res.Code != "00" {
+		return nil, fmt.Errorf("sign on: %s %w", res.Code, err)
+	}
+	return term, nil
 }
 
 // ready provisions, activates and signs on a terminal.

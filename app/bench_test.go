@@ -1,0 +1,65 @@
+package app_test
+
+import (
+	"context"
+	"fmt"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/posgate/posgate/app"
+	"github.com/posgate/posgate/loadtest/termsim"
+)
+
+// BenchmarkPurchase runs purchases with PIN through the whole chain in one process: terminal
+// simulators over TCP, the gateway (MAC, SN check, PIN translation, duplicate check), NATS
+// request/reply to the issuer simulator, the durable journal (fsync on), batch totals. One
+// terminal per parallel goroutine, each with one request outstanding, as real terminals.
+// purchases/s is the chain's throughput on this machine; allocs/op counts every allocation of
+// the process (terminal simulator, NATS client and server, journal included) — see
+// BENCHMARKS.md for the gateway's own share.
+func BenchmarkPurchase(b *testing.B) {
+	ctx := context.Background()
+	cfg := app.Config{Listen: "127.0.0.1:0", DataDir: b.TempDir()}
+	node, err := app.Start(ctx, cfg, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer func() { _ = node.Shutdown(context.Background()) }()
+	var seq atomic.Int64
+	terminals := make(chan *termsim.Terminal, 64)
+	newTerminal := func() *termsim.Terminal {
+		i := seq.Add(1)
+		tid, sn := fmt.Sprintf("B%07d", i), fmt.Sprintf("0000020210B%07d", i)
+		term, err := provisionReady(ctx, node, tid, sn)
+		if err != nil {
+			b.Fatal(err)
+		}
+		return term
+	}
+	for i := 0; i < 8; i++ {
+		terminals <- newTerminal()
+	}
+	b.ReportAllocs()
+	b.SetParallelism(4) // 4 × GOMAXPROCS terminals in flight
+	start := time.Now()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		var term *termsim.Terminal
+		select {
+		case term = <-terminals:
+		default:
+			term = newTerminal()
+		}
+		c := termsim.Card{PAN: testPAN, PIN: testPIN, Expiry: "3012"}
+		for pb.Next() {
+			res, err := term.Purchase(ctx, c, 1200)
+			if err != nil || res.Code != "00" {
+				b.Errorf("purchase: %s %v", res.Code, err)
+				return
+			}
+		}
+	})
+	b.StopTimer()
+	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "purchases/s")
+}
