@@ -338,12 +338,16 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		s.cancelBase()
 		return nil
 	case <-ctx.Done():
-		s.cancelBase()
+		// Close the connections before cancelling the handlers, so a handler woken by the
+		// cancellation cannot deliver a response the shutdown gave up on: its write fails
+		// and it reverses what it authorized.
 		s.mu.Lock()
 		for c := range s.conns {
+			c.broken.Store(true)
 			_ = c.nc.Close()
 		}
 		s.mu.Unlock()
+		s.cancelBase()
 		<-finished
 		return ctx.Err()
 	}
