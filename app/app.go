@@ -52,6 +52,10 @@ type Config struct {
 	RoutesFile string
 	// Simulator runs the issuer simulator in process. The embedded default turns it on.
 	Simulator bool
+	// NoSimulator keeps the issuer simulator off even with the embedded NATS server (which
+	// otherwise forces Simulator on): every route then has no responder and authorizations
+	// are answered 91. For tests of an absent issuer.
+	NoSimulator bool
 	// SimLatency and SimDrop configure the in-process simulator.
 	SimLatency time.Duration
 	SimDrop    float64
@@ -119,6 +123,9 @@ func Start(ctx context.Context, cfg Config, log *zap.Logger) (n *Node, err error
 	}
 	if cfg.NATS == "" {
 		cfg.Simulator = true
+	}
+	if cfg.NoSimulator {
+		cfg.Simulator = false
 	}
 	n = &Node{cfg: cfg, log: log, Metrics: prometheus.NewRegistry()}
 	defer func() {

@@ -254,6 +254,9 @@ func (p *Processor) upstreamFailed(ctx context.Context, t *txn, route string, re
 
 // authenticate identifies the terminal and verifies the request's MAC.
 func (p *Processor) authenticate(ctx context.Context, t *txn) string {
+	if t.authenticated {
+		return "" // done already, before the retransmission cache (once)
+	}
 	if code := p.identify(ctx, t); code != "" {
 		return code
 	}
@@ -271,6 +274,7 @@ func (p *Processor) authenticate(ctx context.Context, t *txn) string {
 		p.log.Warn("MAC does not verify", zap.String("tid", t.term.TID))
 		return "A0"
 	}
+	t.authenticated = true
 	return ""
 }
 

@@ -50,6 +50,12 @@ func (p *Processor) once(ctx context.Context, t *txn) ([]byte, error) {
 	if err != nil || tid == nil || !t.cls.has60 {
 		return p.reject(ctx, t, "30")
 	}
+	// Only an authenticated request may claim its retransmission key: otherwise anyone could
+	// send a copy with a wrong MAC and have the terminal's own request answered with that
+	// copy's A0 (or 94) from the cache.
+	if code := p.authenticate(ctx, t); code != "" {
+		return p.decline(ctx, t, code)
+	}
 	key := RetransmitKey{TID: string(tid), Batch: t.cls.f60.Batch, STAN: uint32(stan), MTI: string(t.req.MTI())}
 	body := t.frame.Body
 	if off := t.req.MACOffset(); off >= 0 {
@@ -72,6 +78,9 @@ func (p *Processor) once(ctx context.Context, t *txn) ([]byte, error) {
 			return t.out, nil
 		case ReserveConflict:
 			p.metrics.Duplicates.WithLabelValues("different_content").Inc()
+			// MACed like every financial decline (terminal-flows.md; the request was
+			// authenticated above): a terminal that cannot verify a 94 would reverse the
+			// original under the same STAN.
 			return p.decline(ctx, t, "94")
 		case ReserveBusy:
 			// The first copy is still being processed: wait for its response.

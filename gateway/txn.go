@@ -26,6 +26,10 @@ type txn struct {
 	rc          [2]byte // response code
 	requirement byte    // header processing requirement
 
+	// authenticated: the terminal is identified and the request's MAC verified (once, before
+	// the retransmission cache).
+	authenticated bool
+
 	pan          []byte // view of the PAN (field 2, or the track's PAN part in buf)
 	track        []byte // clear track 2 (field 35 or decrypted into buf), nil when absent
 	bizDate      journal.Date
@@ -45,7 +49,7 @@ func (t *txn) reset(f codec.Frame, start time.Time) {
 	t.frame, t.start = f, start
 	t.resp.Reset()
 	t.out, t.buf = t.out[:0], t.buf[:0]
-	t.kind, t.cls, t.hasTerm = KindUnsupported, classification{}, false
+	t.kind, t.cls, t.hasTerm, t.authenticated = KindUnsupported, classification{}, false, false
 	t.term = terminal.Terminal{}
 	t.rc, t.requirement = [2]byte{}, 0
 	t.pan, t.track, t.bizDate, t.id = nil, nil, journal.Date{}, ""
