@@ -1,7 +1,5 @@
 package codec
 
-import "encoding/binary"
-
 // Low-level encoders. They write into slices the caller has sized; none allocates.
 
 const hexUpper = "0123456789ABCDEF"
@@ -136,10 +134,10 @@ var hexPair = func() *[1 << 16]uint16 {
 func decodeHex(dst, src []byte) bool {
 	src = src[:2*len(dst)]
 	var bad uint16
-	for i := range dst {
-		v := hexPair[binary.LittleEndian.Uint16(src[2*i:])]
+	for i := 0; i+1 < len(src); i += 2 {
+		v := hexPair[uint16(src[i])|uint16(src[i+1])<<8]
 		bad |= v
-		dst[i] = byte(v)
+		dst[i>>1] = byte(v)
 	}
 	return bad < 0x100
 }

@@ -76,7 +76,8 @@ func (p *Processor) financial(ctx context.Context, t *txn) ([]byte, error) {
 			return p.decline(ctx, t, "65")
 		}
 	}
-	token := p.tokenOf(t.pan)
+	p.identify2(t)
+	token := t.ids.token
 
 	var orig TxnRecord
 	if info.original != KindUnsupported {
@@ -91,15 +92,16 @@ func (p *Processor) financial(ctx context.Context, t *txn) ([]byte, error) {
 		route = orig.Route
 	}
 
-	t.id = p.txnID(t, t.kind)
-	req := &routing.Request{
+	t.id = t.ids.id
+	req := &t.upReq
+	*req = routing.Request{
 		Type: info.upstream, Txn: t.id, PAN: t.pan, ProcessingCode: t.req.Field(3), Amount: amount,
 		LocalTime: t.req.Field(12), LocalDate: t.req.Field(13), Expiry: t.req.Field(14),
 		EntryMode: t.req.Field(22), CardSequence: t.req.Field(23), ConditionCode: t.req.Field(25),
-		AcquirerID: []byte(p.cfg.AcquirerID), RRN: p.newRRN(t), TID: t.req.Field(41), MID: t.req.Field(42),
-		ICC: t.req.Field(55),
+		AcquirerID: p.acqID, RRN: t.rrn[:], TID: t.req.Field(41), MID: t.req.Field(42),
+		ICC: t.req.Field(55), Currency: routing.DefaultCurrency,
 	}
-	if cur := t.req.Field(49); cur != nil {
+	if cur := t.req.Field(49); cur != nil && string(cur) != routing.DefaultCurrency {
 		req.Currency = string(cur)
 	}
 	if t.track != nil {
@@ -111,7 +113,8 @@ func (p *Processor) financial(ctx context.Context, t *txn) ([]byte, error) {
 			p.log.Error("no zone PIN key for route", zap.String("route", route))
 			return p.decline(ctx, t, "96")
 		}
-		translated, err := p.d.HSM.TranslatePIN(ctx, t.term.Keys.PIK, zpk, block, t.pan)
+		var err error
+		t.pin, err = p.d.HSM.TranslatePIN(ctx, t.term.Keys.PIK, zpk, block, t.pan)
 		if err != nil {
 			var pe *hsm.PINBlockError
 			if errors.As(err, &pe) || errors.Is(err, hsm.ErrPINBlock) {
@@ -119,15 +122,13 @@ func (p *Processor) financial(ctx context.Context, t *txn) ([]byte, error) {
 			}
 			return p.systemError(ctx, t, "PIN translation", err)
 		}
-		req.PINBlock = translated[:]
+		req.PINBlock = t.pin[:]
 	}
 	if info.original != KindUnsupported {
 		req.Original = &routing.Original{MTI: orig.UpstreamMTI, STAN: orig.UpstreamSTAN, Transmission: orig.UpstreamTransmission}
 		req.AuthCode = []byte(orig.AuthCode)
 	}
-	if mer, err := p.d.Registry.GetMerchant(ctx, t.term.MID); err == nil {
-		req.MCC, req.MerchantName = []byte(mer.MCC), []byte(mer.Name)
-	}
+	req.MCC, req.MerchantName = p.merchant(ctx, t.term.MID, t.start)
 
 	upStart := time.Now()
 	res, err := p.d.Upstream.Authorize(ctx, route, req)
@@ -135,14 +136,11 @@ func (p *Processor) financial(ctx context.Context, t *txn) ([]byte, error) {
 	rec := TxnRecord{
 		ID: t.id, Type: info.journal, TID: t.term.TID, MID: t.term.MID, Batch: t.cls.f60.Batch,
 		STAN: stanOf(t), LocalDate: string(t.req.Field(13)), Amount: amount, Currency: req.Currency,
-		MaskedPAN: string(codec.AppendMaskedPAN(nil, t.pan)), PANToken: token, Kind: cardKind(match.Kind),
-		RRN: string(req.RRN), Route: route, BusinessDate: t.bizDate, Original: orig.Key(), CreatedAt: t.start,
+		MaskedPAN: t.ids.masked, PANToken: token, Kind: cardKind(match.Kind),
+		RRN: t.ids.rrn, Route: route, BusinessDate: t.bizDate, Original: orig.Key(), CreatedAt: t.start,
 	}
 	if info.original != KindUnsupported {
 		rec.Kind = orig.Kind
-	}
-	if rec.Currency == "" {
-		rec.Currency = routing.DefaultCurrency
 	}
 	if err != nil {
 		rec.UpstreamMTI, rec.UpstreamSTAN, rec.UpstreamTransmission = res.RequestMTI, res.STAN, res.Transmission
@@ -168,8 +166,9 @@ func (p *Processor) financial(ctx context.Context, t *txn) ([]byte, error) {
 // terminal reversed it meanwhile), the journal, the original's new state, the batch totals.
 // The terminal hears "approved" only when the journal holds the record.
 func (p *Processor) capture(ctx context.Context, t *txn, info kindInfo, rec *TxnRecord, orig TxnRecord, res routing.Result) ([]byte, error) {
-	rev := reversalOf(rec, "")
-	rev.ProcessingCode = string(t.req.Field(3))
+	rev := &t.owed
+	*rev = reversalOf(rec, "")
+	rev.ProcessingCode = t.procCode()
 	if err := p.d.State.PutTxn(ctx, *rec); err != nil {
 		if errors.Is(err, ErrExists) {
 			// The terminal reversed this transaction while it was upstream (the reversal left a
@@ -205,7 +204,7 @@ func (p *Processor) capture(ctx context.Context, t *txn, info kindInfo, rec *Txn
 			p.log.Error("batch totals not updated", zap.Error(err))
 		}
 	}
-	t.owed = rev
+	t.owes = true
 	return p.approvedOrDeclined(ctx, t, rec, res)
 }
 
@@ -242,7 +241,9 @@ func (p *Processor) upstreamFailed(ctx context.Context, t *txn, route string, re
 		return p.decline(ctx, t, "30")
 	case routing.OutcomeUnknown(err):
 		if t.kind != KindBalance {
-			_ = p.queueReversal(context.WithoutCancel(ctx), reversalOf(rec, "98"))
+			rev := reversalOf(rec, "98")
+			rev.ProcessingCode = t.procCode()
+			_ = p.queueReversal(context.WithoutCancel(ctx), &rev)
 			rec.Status = TxnReversed
 			_ = p.d.State.PutTxn(context.WithoutCancel(ctx), *rec)
 		}
@@ -458,9 +459,9 @@ func totalsDelta(info kindInfo, amount int64) Totals {
 
 func (p *Processor) journalRecord(t *txn, rec *TxnRecord, orig TxnRecord) journal.Record {
 	jr := journal.Record{
-		TxnID: rec.ID, Type: rec.Type, MTI: string(t.req.MTI()), ProcessingCode: string(t.req.Field(3)),
+		TxnID: rec.ID, Type: rec.Type, MTI: mtiString(t.req.MTI()), ProcessingCode: t.procCode(),
 		Amount: rec.Amount, Currency: rec.Currency, MaskedPAN: rec.MaskedPAN, PANToken: rec.PANToken,
-		CardKind: rec.Kind, TID: rec.TID, MID: rec.MID, Batch: sixDigits(rec.Batch), STAN: sixDigits(rec.STAN),
+		CardKind: rec.Kind, TID: rec.TID, MID: rec.MID, Batch: t.ids.batch, STAN: t.ids.stan,
 		RRN: rec.RRN, AuthCode: rec.AuthCode, ResponseCode: rec.Response, Route: rec.Route,
 		RequestTime: t.start, ResponseTime: p.cfg.Now(), BusinessDate: rec.BusinessDate,
 	}
@@ -472,9 +473,9 @@ func (p *Processor) journalRecord(t *txn, rec *TxnRecord, orig TxnRecord) journa
 }
 
 // reversalOf is the reversal to queue upstream if rec's approval cannot stand.
-func reversalOf(rec *TxnRecord, reason string) *routing.Reversal {
-	return &routing.Reversal{
-		ID: rec.ID + "-R", Route: rec.Route, ProcessingCode: "", Amount: rec.Amount, Currency: rec.Currency,
+func reversalOf(rec *TxnRecord, reason string) routing.Reversal {
+	return routing.Reversal{
+		ID: rec.ID, Route: rec.Route, ProcessingCode: "", Amount: rec.Amount, Currency: rec.Currency,
 		Original: routing.Original{MTI: rec.UpstreamMTI, STAN: rec.UpstreamSTAN, Transmission: rec.UpstreamTransmission},
 		RRN:      rec.RRN, AuthCode: rec.AuthCode, TID: rec.TID, MID: rec.MID, Reason: reason,
 	}
@@ -486,6 +487,7 @@ func (p *Processor) queueReversal(ctx context.Context, rev *routing.Reversal) er
 	if rev.ProcessingCode == "" {
 		rev.ProcessingCode = "000000"
 	}
+	rev.ID += "-R" // reversalOf leaves the original's id: the suffix costs an allocation only here
 	p.metrics.ReversalsOwed.WithLabelValues(reasonLabel(rev.Reason)).Inc()
 	err := p.d.Reversals.Enqueue(ctx, rev)
 	if err != nil {
@@ -498,7 +500,7 @@ func (p *Processor) queueReversal(ctx context.Context, rev *routing.Reversal) er
 // reverseOwed queues the reversal of an approval the terminal never received.
 func (p *Processor) reverseOwed(ctx context.Context, t *txn, reason string) {
 	t.owed.Reason = reason
-	_ = p.queueReversal(ctx, t.owed)
+	_ = p.queueReversal(ctx, &t.owed)
 	key := TxnKey{TID: t.owed.TID, Batch: t.cls.f60.Batch, STAN: stanOf(t)}
 	p.markReversed(ctx, key)
 }
@@ -545,8 +547,9 @@ func sixDigits(v uint32) string {
 
 // txnID is posgate's transaction id: business date, TID, batch, STAN and kind. It is the same
 // on every node for the same request, which the journal's de-duplication relies on.
-func (p *Processor) txnID(t *txn, k Kind) string {
-	b := make([]byte, 0, 48)
+func (p *Processor) txnID(t *txn, k Kind) string { return string(appendTxnID(nil, t, k)) }
+
+func appendTxnID(b []byte, t *txn, k Kind) []byte {
 	b = append(b, t.bizDate.String()...)
 	b = append(b, '-')
 	for _, c := range []byte(t.term.TID) {
@@ -557,10 +560,37 @@ func (p *Processor) txnID(t *txn, k Kind) string {
 		}
 	}
 	b = append(b, '-')
-	b = append(b, sixDigits(t.cls.f60.Batch)...)
+	b = appendSix(b, t.cls.f60.Batch)
 	b = append(b, '-')
-	b = append(b, sixDigits(stanOf(t))...)
+	b = appendSix(b, stanOf(t))
 	b = append(b, '-')
-	b = append(b, k.String()...)
-	return string(b)
+	return append(b, k.String()...)
+}
+
+func appendSix(b []byte, v uint32) []byte {
+	for d := uint32(100000); d > 0; d /= 10 {
+		b = append(b, byte('0'+v/d%10))
+	}
+	return b
+}
+
+// identify2 draws the RRN and builds the strings a financial transaction is recorded under —
+// id, masked PAN, RRN, PAN token, batch and STAN — in one allocation.
+func (p *Processor) identify2(t *txn) {
+	p.newRRN(t)
+	b := t.strs[:0]
+	b = appendTxnID(b, t, t.kind)
+	i1 := len(b)
+	b = codec.AppendMaskedPAN(b, t.pan)
+	i2 := len(b)
+	b = append(b, t.rrn[:]...)
+	i3 := len(b)
+	b = p.appendToken(b, t.pan)
+	i4 := len(b)
+	b = appendSix(b, t.cls.f60.Batch)
+	i5 := len(b)
+	b = appendSix(b, stanOf(t))
+	all := string(b)
+	t.strs = b
+	t.ids = idStrings{id: all[:i1], masked: all[i1:i2], rrn: all[i2:i3], token: all[i3:i4], batch: all[i4:i5], stan: all[i5:]}
 }

@@ -56,7 +56,7 @@ func (p *Processor) once(ctx context.Context, t *txn) ([]byte, error) {
 	if code := p.authenticate(ctx, t); code != "" {
 		return p.decline(ctx, t, code)
 	}
-	key := RetransmitKey{TID: string(tid), Batch: t.cls.f60.Batch, STAN: uint32(stan), MTI: string(t.req.MTI())}
+	key := RetransmitKey{TID: t.term.TID, Batch: t.cls.f60.Batch, STAN: uint32(stan), MTI: mtiString(t.req.MTI())}
 	body := t.frame.Body
 	if off := t.req.MACOffset(); off >= 0 {
 		body = body[:off]
@@ -121,3 +121,22 @@ func (p *Processor) dispatch(ctx context.Context, t *txn) ([]byte, error) {
 var errFormat = errors.New("gateway: format")
 
 var _ = codec.Terminal
+
+// mtiString returns the MTI as a string without allocating for the request MTIs posgate serves.
+func mtiString(mti []byte) string {
+	switch string(mti) {
+	case "0100":
+		return "0100"
+	case "0200":
+		return "0200"
+	case "0220":
+		return "0220"
+	case "0320":
+		return "0320"
+	case "0400":
+		return "0400"
+	case "0500":
+		return "0500"
+	}
+	return string(mti)
+}

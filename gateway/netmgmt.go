@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"strings"
 
 	"go.uber.org/zap"
 
@@ -220,8 +219,8 @@ func (p *Processor) checkSN(ctx context.Context, t *txn, random []byte, legacyOK
 		p.log.Warn("SN cipher does not verify", zap.String("tid", t.term.TID))
 		return "A7"
 	}
-	if v := strings.TrimSpace(string(ti.AppVersion)); v != "" && v != t.term.SoftwareVersion {
-		t.term.SoftwareVersion = v
+	if v := bytes.TrimSpace(ti.AppVersion); len(v) > 0 && string(v) != t.term.SoftwareVersion {
+		t.term.SoftwareVersion = string(v)
 	}
 	return ""
 }

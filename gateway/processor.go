@@ -5,6 +5,8 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"errors"
+	"hash"
+	"io"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -124,7 +126,10 @@ type Processor struct {
 	log     *zap.Logger
 	metrics *Metrics
 	pool    sync.Pool // *txn
+	hmacs   sync.Pool // *keyedHash: HMAC-SHA256 under TokenKey
 	rrnSeq  atomic.Uint64
+	acqID   []byte // AcquirerID
+	mers    merchantCache
 }
 
 // NewProcessor returns a Processor. metrics may be nil (no metrics); log may be nil.
@@ -155,6 +160,9 @@ func NewProcessor(cfg ProcessorConfig, d Deps, metrics *Metrics, log *zap.Logger
 	}
 	p := &Processor{cfg: cfg, d: d, log: log.Named("processor"), metrics: metrics}
 	p.pool.New = func() any { return newTxn() }
+	p.hmacs.New = func() any { return &keyedHash{h: hmac.New(sha256.New, p.cfg.TokenKey)} }
+	p.acqID = []byte(cfg.AcquirerID)
+	p.mers.ttl = merchantCacheTTL
 	return p, nil
 }
 
@@ -181,34 +189,50 @@ func (p *Processor) ServeFrame(ctx context.Context, f codec.Frame, w ResponseWri
 	}
 	werr := w.WriteFrame(out)
 	p.metrics.observe(t.kind, t.code(), start, t.upstreamTime)
-	if werr != nil && t.owed != nil {
+	if werr != nil && t.owes {
 		// The terminal never saw an approval: reverse it (terminal protocol §7).
 		p.reverseOwed(context.WithoutCancel(ctx), t, "98")
 	}
 }
 
-// tokenOf returns the keyed PAN token: HMAC-SHA256(TokenKey, PAN), first 16 bytes, as 32 hex
-// characters.
+// tokenOf returns the keyed PAN token: HMAC-SHA256(TokenKey, "pan:" ‖ PAN), first 16 bytes,
+// as 32 hex characters.
 func (p *Processor) tokenOf(pan []byte) string {
-	mac := hmac.New(sha256.New, p.cfg.TokenKey)
-	mac.Write([]byte("pan:"))
-	mac.Write(pan)
-	var sum [32]byte
-	const hexd = "0123456789abcdef"
 	var out [32]byte
-	for i, b := range mac.Sum(sum[:0])[:16] {
-		out[2*i], out[2*i+1] = hexd[b>>4], hexd[b&0xF]
+	return string(p.appendToken(out[:0], pan))
+}
+
+// appendToken appends the token of pan to dst.
+func (p *Processor) appendToken(dst, pan []byte) []byte {
+	sum := p.keyed("pan:", pan)
+	const hexd = "0123456789abcdef"
+	for _, b := range sum[:16] {
+		dst = append(dst, hexd[b>>4], hexd[b&0xF])
 	}
-	return string(out[:])
+	return dst
 }
 
 // contentHash keys the request's content for duplicate detection: the message up to its MAC.
 func (p *Processor) contentHash(body []byte) ContentHash {
-	mac := hmac.New(sha256.New, p.cfg.TokenKey)
-	mac.Write([]byte("req:"))
-	mac.Write(body)
-	var sum [32]byte
+	sum := p.keyed("req:", body)
 	var h ContentHash
-	copy(h[:], mac.Sum(sum[:0]))
+	copy(h[:], sum[:])
 	return h
+}
+
+// keyed returns HMAC-SHA256(TokenKey, domain ‖ data) with a pooled HMAC state.
+func (p *Processor) keyed(domain string, data []byte) [32]byte {
+	k := p.hmacs.Get().(*keyedHash)
+	k.h.Reset()
+	_, _ = io.WriteString(k.h, domain)
+	k.h.Write(data)
+	sum := [32]byte(k.h.Sum(k.sum[:0]))
+	p.hmacs.Put(k)
+	return sum
+}
+
+// keyedHash is a pooled HMAC state with room for its sum.
+type keyedHash struct {
+	h   hash.Hash
+	sum [32]byte
 }

@@ -58,8 +58,8 @@ func (p *Processor) reversal(ctx context.Context, t *txn) ([]byte, error) {
 		return p.reversed(ctx, t)
 	}
 	rev := reversalOf(&orig, reason)
-	rev.ProcessingCode = string(t.req.Field(3))
-	if err := p.queueReversal(ctx, rev); err != nil {
+	rev.ProcessingCode = t.procCode()
+	if err := p.queueReversal(ctx, &rev); err != nil {
 		return p.decline(ctx, t, "96") // not safely queued: the terminal will repeat it
 	}
 	p.markReversed(ctx, key)

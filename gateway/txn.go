@@ -36,13 +36,24 @@ type txn struct {
 	id           string // transaction id
 	rrn          [12]byte
 	upstreamTime time.Duration
-	// owed is the reversal to queue if the approval cannot be delivered to the terminal.
-	owed *routing.Reversal
+	upReq        routing.Request // the upstream request, reused
+	pin          [8]byte         // the PIN block translated to the route's zone key
+	ids          idStrings       // the transaction's strings, one allocation (identify2)
+	strs         []byte          // scratch for ids
+	// owed is the reversal to queue if the approval cannot be delivered to the terminal (when
+	// owes is set).
+	owed routing.Reversal
+	owes bool
 }
 
 func newTxn() *txn {
 	return &txn{req: codec.NewMessage(codec.Terminal), resp: codec.NewMessage(codec.Terminal),
-		out: make([]byte, 0, 512), buf: make([]byte, 0, 128)}
+		out: make([]byte, 0, 512), buf: make([]byte, 0, 128), strs: make([]byte, 0, 160)}
+}
+
+// idStrings are the strings a financial transaction is recorded under.
+type idStrings struct {
+	id, masked, rrn, token, batch, stan string
 }
 
 func (t *txn) reset(f codec.Frame, start time.Time) {
@@ -53,7 +64,9 @@ func (t *txn) reset(f codec.Frame, start time.Time) {
 	t.term = terminal.Terminal{}
 	t.rc, t.requirement = [2]byte{}, 0
 	t.pan, t.track, t.bizDate, t.id = nil, nil, journal.Date{}, ""
-	t.upstreamTime, t.owed = 0, nil
+	t.upstreamTime, t.owes = 0, false
+	t.upReq = routing.Request{}
+	t.ids = idStrings{}
 }
 
 func (t *txn) setCode(code string) { copy(t.rc[:], code) }
@@ -63,4 +76,18 @@ func (t *txn) code() string {
 		return "none"
 	}
 	return string(t.rc[:])
+}
+
+// procCode is the request's processing code (field 3), or purchase's when absent.
+func (t *txn) procCode() string {
+	switch v := t.req.Field(3); string(v) {
+	case "000000", "":
+		return "000000"
+	case "200000":
+		return "200000"
+	case "030000":
+		return "030000"
+	default:
+		return string(v)
+	}
 }
