@@ -262,16 +262,16 @@ func (p *Processor) authenticate(ctx context.Context, t *txn) string {
 		return code
 	}
 	if t.term.Keys.MAK.IsZero() {
-		p.metrics.security(secKeys)
+		p.security(t, secKeys)
 		return "A0"
 	}
 	off := t.req.MACOffset()
 	if off < 0 {
-		p.metrics.security(secMAC)
+		p.security(t, secMAC)
 		return "A0"
 	}
 	if err := p.d.HSM.VerifyMAC(ctx, t.term.Keys.MAK, t.term.MACAlgorithm, t.frame.Body[:off], t.req.Field(64)); err != nil {
-		p.metrics.security(secMAC)
+		p.security(t, secMAC)
 		p.log.Warn("MAC does not verify", zap.String("tid", t.term.TID))
 		return "A0"
 	}

@@ -35,11 +35,11 @@ func (p *Processor) activate(ctx context.Context, t *txn) ([]byte, error) {
 	code, err := p.d.Registry.GetActivationCode(ctx, sn)
 	switch {
 	case errors.Is(err, terminal.ErrLocked):
-		p.metrics.security(secProof)
+		p.security(t, secProof)
 		return p.reject(ctx, t, "A7")
 	case errors.Is(err, terminal.ErrInvalid), errors.Is(err, terminal.ErrNotFound), errors.Is(err, terminal.ErrCodeSpent),
 		errors.Is(err, terminal.ErrCodeExpired):
-		p.metrics.security(secUnknown)
+		p.security(t, secUnknown)
 		return p.reject(ctx, t, "97")
 	case err != nil:
 		return p.systemError(ctx, t, "activation code lookup", err)
@@ -47,7 +47,7 @@ func (p *Processor) activate(ctx context.Context, t *txn) ([]byte, error) {
 	act, err := p.d.HSM.Activate(ctx, code.Verifier, ti.SN, pub, proof)
 	switch {
 	case errors.Is(err, hsm.ErrProof):
-		p.metrics.security(secProof)
+		p.security(t, secProof)
 		left, _ := p.d.Registry.RecordWrongProof(ctx, sn)
 		p.log.Warn("wrong activation proof", zap.String("tid", code.TID), zap.Int("proofs_left", left))
 		return p.reject(ctx, t, "A7")
@@ -60,7 +60,7 @@ func (p *Processor) activate(ctx context.Context, t *txn) ([]byte, error) {
 	var se *terminal.StatusError
 	switch {
 	case errors.As(err, &se):
-		p.metrics.security(secBlocked)
+		p.security(t, secBlocked)
 		return p.reject(ctx, t, "58")
 	case errors.Is(err, terminal.ErrCodeSpent), errors.Is(err, terminal.ErrConflict), errors.Is(err, terminal.ErrLocked),
 		errors.Is(err, terminal.ErrCodeExpired):
@@ -85,7 +85,7 @@ func (p *Processor) signOn(ctx context.Context, t *txn) ([]byte, error) {
 		return p.reject(ctx, t, code)
 	}
 	if op := bytes.TrimRight(t.req.Field(63), " "); !t.term.Operators.Has(string(op)) {
-		p.metrics.security(secOperator)
+		p.security(t, secOperator)
 		return p.reject(ctx, t, "05")
 	}
 	if code := p.checkSN(ctx, t, t.req.Field(11), true); code != "" {
@@ -167,7 +167,7 @@ func (p *Processor) identify(ctx context.Context, t *txn) string {
 	term, err := p.d.Registry.GetTerminal(ctx, string(tid))
 	if err != nil {
 		if errors.Is(err, terminal.ErrNotFound) || errors.Is(err, terminal.ErrInvalid) {
-			p.metrics.security(secUnknown)
+			p.security(t, secUnknown)
 			return "97"
 		}
 		p.log.Error("registry unavailable", zap.Error(err))
@@ -175,12 +175,12 @@ func (p *Processor) identify(ctx context.Context, t *txn) string {
 	}
 	t.term, t.hasTerm = term, true
 	if string(t.req.Field(42)) != term.MID {
-		p.metrics.security(secMerchant)
+		p.security(t, secMerchant)
 		return "03"
 	}
 	switch term.Status {
 	case terminal.StatusBlocked:
-		p.metrics.security(secBlocked)
+		p.security(t, secBlocked)
 		p.log.Warn("blocked terminal refused", zap.String("tid", term.TID), zap.Stringer("reason", term.BlockReason))
 		return "58"
 	case terminal.StatusActive:
@@ -198,7 +198,7 @@ func (p *Processor) checkSN(ctx context.Context, t *txn, random []byte, legacyOK
 		if legacyOK && t.term.Legacy {
 			return ""
 		}
-		p.metrics.security(secSN)
+		p.security(t, secSN)
 		return "A7"
 	}
 	ti, err := codec.ParseTerminalInfo(f59)
@@ -206,16 +206,16 @@ func (p *Processor) checkSN(ctx context.Context, t *txn, random []byte, legacyOK
 		return "30"
 	}
 	if string(ti.SN) != t.term.SN || t.term.SN == "" {
-		p.metrics.security(secSN)
+		p.security(t, secSN)
 		p.log.Warn("SN does not match the terminal", zap.String("tid", t.term.TID))
 		return "A7"
 	}
 	if len(random) < 6 || !bytes.Equal(ti.RandomFactor, random[len(random)-6:]) {
-		p.metrics.security(secRandom)
+		p.security(t, secRandom)
 		return "A7"
 	}
 	if err := p.d.HSM.CheckSN(ctx, t.term.Keys.TMK, ti.SN, ti.RandomFactor, ti.SNCipher); err != nil {
-		p.metrics.security(secSNCipher)
+		p.security(t, secSNCipher)
 		p.log.Warn("SN cipher does not verify", zap.String("tid", t.term.TID))
 		return "A7"
 	}

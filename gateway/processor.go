@@ -130,6 +130,7 @@ type Processor struct {
 	rrnSeq  atomic.Uint64
 	acqID   []byte // AcquirerID
 	mers    merchantCache
+	events  eventRing
 }
 
 // NewProcessor returns a Processor. metrics may be nil (no metrics); log may be nil.
