@@ -18,6 +18,8 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/posgate/posgate/internal/redisconn"
+
 	"github.com/posgate/posgate/gateway"
 )
 
@@ -148,21 +150,12 @@ func New(cfg Config) (*State, error) {
 		return nil, err
 	}
 	cfg = cfg.withDefaults()
-	opt := &redis.Options{Addr: cfg.Addr}
-	if cfg.URL != "" {
-		var err error
-		if opt, err = redis.ParseURL(cfg.URL); err != nil {
-			return nil, &gateway.ConfigError{Setting: "redisstate.URL", Problem: "must be a redis:// or rediss:// URL"}
-		}
+	rdb, err := redisconn.New(redisconn.Config{URL: cfg.URL, Addr: cfg.Addr, DialTimeout: cfg.DialTimeout,
+		ReadTimeout: cfg.ReadTimeout, WriteTimeout: cfg.WriteTimeout, PoolSize: cfg.PoolSize})
+	if err != nil {
+		return nil, &gateway.ConfigError{Setting: "redisstate.URL", Problem: "must be a redis:// or rediss:// URL"}
 	}
-	opt.DialTimeout, opt.ReadTimeout, opt.WriteTimeout = cfg.DialTimeout, cfg.ReadTimeout, cfg.WriteTimeout
-	// The ctx deadline (the terminal's time budget) bounds each call, not only the socket
-	// timeouts.
-	opt.ContextTimeoutEnabled = true
-	if cfg.PoolSize > 0 {
-		opt.PoolSize = cfg.PoolSize
-	}
-	return NewWithClient(redis.NewClient(opt), cfg)
+	return NewWithClient(rdb, cfg)
 }
 
 // NewWithClient uses a client the caller built (a Cluster or Sentinel client, for instance);

@@ -19,6 +19,8 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/posgate/posgate/internal/redisconn"
+
 	"github.com/posgate/posgate/terminal"
 )
 
@@ -117,18 +119,12 @@ func New(cfg Config) (*Store, error) {
 		return nil, err
 	}
 	cfg = cfg.withDefaults()
-	opt := &redis.Options{Addr: cfg.Addr}
-	if cfg.URL != "" {
-		var err error
-		if opt, err = redis.ParseURL(cfg.URL); err != nil {
-			return nil, &terminal.FieldError{Field: "URL", Reason: "must be a redis:// or rediss:// URL"}
-		}
+	rdb, err := redisconn.New(redisconn.Config{URL: cfg.URL, Addr: cfg.Addr, DialTimeout: cfg.DialTimeout,
+		ReadTimeout: cfg.ReadTimeout, WriteTimeout: cfg.WriteTimeout, PoolSize: cfg.PoolSize})
+	if err != nil {
+		return nil, &terminal.FieldError{Field: "URL", Reason: "must be a redis:// or rediss:// URL"}
 	}
-	opt.DialTimeout, opt.ReadTimeout, opt.WriteTimeout = cfg.DialTimeout, cfg.ReadTimeout, cfg.WriteTimeout
-	if cfg.PoolSize > 0 {
-		opt.PoolSize = cfg.PoolSize
-	}
-	return NewWithClient(redis.NewClient(opt), cfg)
+	return NewWithClient(rdb, cfg)
 }
 
 // NewWithClient uses a client the caller built (a cluster or sentinel client, for instance);
