@@ -20,13 +20,13 @@ var allowed = map[string][]string{
 	"natsembed":  {},
 	"terminal":   {"hsm", "internal"},
 	"routing":    {"codec", "hsm", "natsembed"},
-	"gateway":    {"codec", "hsm", "terminal", "routing", "journal"},
+	"gateway":    {"codec", "hsm", "terminal", "routing", "journal", "internal"},
 	"settlement": {"journal"},
 	"adminapi":   {},
 	"admin":      {"terminal", "journal", "settlement", "adminapi", "hsm"},
 	"loadtest":   {"codec", "hsm", "adminapi"},
 	"internal":   {},
-	"app":        {"codec", "hsm", "terminal", "routing", "journal", "gateway", "natsembed", "admin", "adminapi", "settlement"},
+	"app":        {"codec", "hsm", "terminal", "routing", "journal", "gateway", "natsembed", "admin", "adminapi", "settlement", "internal"},
 	"cmd":        nil, // the binary may import everything
 }
 
