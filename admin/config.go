@@ -3,6 +3,7 @@ package admin
 import (
 	"context"
 	"errors"
+	"github.com/posgate/posgate/adminapi"
 	"net"
 	"time"
 
@@ -56,6 +57,8 @@ type Config struct {
 	RequestTimeout time.Duration
 	// MaxBodyBytes bounds a request body; a larger one gets 413. Default DefaultMaxBodyBytes.
 	MaxBodyBytes int64
+	// Settlement serves /v1/settlement/runs (see settlement.go); nil answers 404 there.
+	Settlement Settlement
 
 	// CodeTTL is the validity of an activation code when the request gives none. Default
 	// terminal.DefaultCodeTTL (7 days); at most terminal.MaxCodeTTL.
@@ -67,6 +70,9 @@ type Config struct {
 	Ready func(ctx context.Context) error
 	// Gatherer is served on /metrics (behind the token). nil: /metrics is not served (404).
 	Gatherer prometheus.Gatherer
+	// Stats returns the node's live statistics for the dashboard (/v1/stats, behind the token).
+	// nil: /v1/stats is not served (404); the dashboard page then shows nothing live.
+	Stats func(ctx context.Context) (adminapi.Stats, error)
 }
 
 // Validate checks the configuration.

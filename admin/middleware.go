@@ -14,7 +14,7 @@ import (
 // refused too, so the API's routes are not discoverable without the token.
 func (s *Server) authenticate(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path != adminapi.PathHealth && r.URL.Path != adminapi.PathReady &&
+		if r.URL.Path != adminapi.PathHealth && r.URL.Path != adminapi.PathReady && r.URL.Path != PathDashboard &&
 			!s.tokens.check(r.Header.Get("Authorization")) {
 			s.writeError(w, r, badRequest(adminapi.CodeUnauthorized, "missing or invalid bearer token"))
 			return
@@ -74,7 +74,7 @@ func (s *Server) accessLog(next http.Handler) http.Handler {
 		}
 		level := zap.InfoLevel
 		switch r.URL.Path {
-		case adminapi.PathHealth, adminapi.PathReady, adminapi.PathMetrics:
+		case adminapi.PathHealth, adminapi.PathReady, adminapi.PathMetrics, adminapi.PathStats:
 			level = zap.DebugLevel
 		}
 		if ce := s.log.Check(level, "admin request"); ce != nil {

@@ -110,6 +110,8 @@ func (s *Server) routes() {
 	m.HandleFunc("POST "+adminapi.PathTerminals+"/{tid}/unblock", s.api(s.unblock))
 	m.HandleFunc("POST "+adminapi.PathTerminals+"/{tid}/resign", s.api(s.resign))
 	m.HandleFunc("POST "+adminapi.PathTerminals+"/{tid}/software", s.api(s.software))
+	s.settlementRoutes(m)
+	s.dashboardRoutes(m)
 	s.mux = m
 	s.handler = s.recoverPanics(s.accessLog(s.authenticate(http.HandlerFunc(s.route))))
 }

@@ -25,6 +25,7 @@ import (
 	"github.com/posgate/posgate/gateway/memstate"
 	"github.com/posgate/posgate/gateway/redisstate"
 	"github.com/posgate/posgate/hsm"
+	"github.com/posgate/posgate/internal/redisconn"
 	"github.com/posgate/posgate/journal"
 	"github.com/posgate/posgate/natsembed"
 	"github.com/posgate/posgate/routing"
@@ -77,6 +78,8 @@ type Config struct {
 	AdminListen string
 	// AdminToken is the admin API's bearer token; "" loads or creates DataDir/admin.token.
 	AdminToken string
+	// Settlement configures the automatic T+1 settlement (settle.go).
+	Settlement SettlementConfig
 }
 
 // Defaults.
@@ -103,6 +106,8 @@ type Node struct {
 	Admin     *admin.Server
 	Metrics   *prometheus.Registry
 
+	settle   *settleLoop // settle.go
+	started  time.Time
 	nats     *natsembed.Server
 	nc       *nats.Conn
 	closers  []func(context.Context) error // in reverse start order
@@ -127,7 +132,7 @@ func Start(ctx context.Context, cfg Config, log *zap.Logger) (n *Node, err error
 	if cfg.NoSimulator {
 		cfg.Simulator = false
 	}
-	n = &Node{cfg: cfg, log: log, Metrics: prometheus.NewRegistry()}
+	n = &Node{cfg: cfg, log: log, Metrics: prometheus.NewRegistry(), started: time.Now().UTC()}
 	defer func() {
 		if err != nil {
 			sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -151,6 +156,9 @@ func Start(ctx context.Context, cfg Config, log *zap.Logger) (n *Node, err error
 		return nil, err
 	}
 	if err := n.startGateway(ctx); err != nil {
+		return nil, err
+	}
+	if err := n.startSettlement(ctx); err != nil {
 		return nil, err
 	}
 	if err := n.startAdmin(ctx); err != nil {
@@ -177,7 +185,8 @@ func (n *Node) startAdmin(ctx context.Context) error {
 	}
 	n.Metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		newNodeCollector(n))
-	srv, err := admin.New(admin.Config{Addr: n.cfg.AdminListen, Token: tok, Ready: n.ready, Gatherer: n.Metrics},
+	srv, err := admin.New(admin.Config{Addr: n.cfg.AdminListen, Token: tok, Ready: n.ready, Gatherer: n.Metrics,
+		Settlement: n.settle, Stats: n.stats},
 		n.Registry, n.HSM, n.log)
 	if err != nil {
 		return err
@@ -269,18 +278,23 @@ func (n *Node) startNATS(ctx context.Context) error {
 
 func (n *Node) startStores() error {
 	if n.cfg.Redis != "" {
-		reg, err := redisstore.New(redisstore.Config{URL: n.cfg.Redis})
+		// One client (one connection pool) serves the registry and the gateway state.
+		rdb, err := redisconn.New(redisconn.Config{URL: n.cfg.Redis, DialTimeout: 5 * time.Second,
+			ReadTimeout: 3 * time.Second, WriteTimeout: 3 * time.Second})
+		if err != nil {
+			return fmt.Errorf("--redis: %w", err)
+		}
+		n.onShutdown(func(context.Context) error { return rdb.Close() })
+		reg, err := redisstore.NewWithClient(rdb, redisstore.Config{})
 		if err != nil {
 			return fmt.Errorf("registry (Redis): %w", err)
 		}
 		n.Registry = reg
-		n.onShutdown(func(context.Context) error { return reg.Close() })
-		st, err := redisstate.New(redisstate.Config{URL: n.cfg.Redis})
+		st, err := redisstate.NewWithClient(rdb, redisstate.Config{})
 		if err != nil {
 			return fmt.Errorf("gateway state (Redis): %w", err)
 		}
 		n.State = st
-		n.onShutdown(func(context.Context) error { return st.Close() })
 		return nil
 	}
 	reg, err := memstore.Open(memstore.Config{Path: filepath.Join(n.cfg.DataDir, "registry.json")}, n.log)

@@ -15,6 +15,7 @@ import (
 	"github.com/posgate/posgate/codec"
 	"github.com/posgate/posgate/hsm"
 	"github.com/posgate/posgate/internal/redistest"
+	"github.com/posgate/posgate/journal"
 	"github.com/posgate/posgate/loadtest/termsim"
 	"github.com/posgate/posgate/terminal"
 )
@@ -224,6 +225,21 @@ func testLifecycle(t *testing.T, redisURL string) {
 	st, err := term.Settle(ctx)
 	if err != nil || st.Flag != codec.SettleBalanced {
 		t.Fatalf("settle: flag %d uploaded %d err %v (terminal totals %+v)", st.Flag, st.Uploaded, err, st.Totals)
+	}
+
+	// The 0500's result is journaled for the settlement report, balanced.
+	var settled int
+	err = e.node.Journal.Read(ctx, journal.Calendar{}.BusinessDate(time.Now()), func(r journal.Record) error {
+		if r.Type == journal.TypeBatchSettlement && r.TID == testTID {
+			settled++
+			if !r.BatchResult.Balanced() || r.BatchResult.Posgate.DebitCount == 0 {
+				t.Errorf("journaled batch result %+v", r.BatchResult)
+			}
+		}
+		return nil
+	})
+	if err != nil || settled != 1 {
+		t.Fatalf("batch settlement records: %d (%v)", settled, err)
 	}
 
 	// The journal holds the captured events of the day; the simulator saw the approvals.

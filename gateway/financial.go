@@ -187,6 +187,9 @@ func (p *Processor) capture(ctx context.Context, t *txn, info kindInfo, rec *Txn
 		rev.Reason = "96"
 		_ = p.queueReversal(context.WithoutCancel(ctx), rev)
 		p.markReversed(context.WithoutCancel(ctx), rec.Key())
+		// The failed segment may have landed after all: a reversal record makes settlement
+		// net it out either way.
+		p.journalReversal(context.WithoutCancel(ctx), t, rec, "96")
 		return p.decline(ctx, t, "96")
 	}
 	if info.original != KindUnsupported {

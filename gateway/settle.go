@@ -7,6 +7,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/posgate/posgate/codec"
+	"github.com/posgate/posgate/journal"
 	"github.com/posgate/posgate/terminal"
 )
 
@@ -43,6 +44,15 @@ func (p *Processor) settle(ctx context.Context, t *txn) ([]byte, error) {
 		zap.Bool("balanced", flag == codec.SettleBalanced),
 		zap.Int64("our_debit_fen", ours.DebitAmount), zap.Int64("our_credit_fen", ours.CreditAmount),
 		zap.Int64("their_debit_fen", sum.DebitAmount), zap.Int64("their_credit_fen", sum.CreditAmount))
+	p.journalBatch(ctx, t, journal.Record{
+		Type: journal.TypeBatchSettlement, TxnID: p.batchID(t, "settle"), MTI: "0500", ResponseCode: "00",
+		BatchResult: journal.BatchResult{
+			Terminal: journal.Totals{DebitCount: int64(sum.DebitCount), DebitAmount: sum.DebitAmount,
+				CreditCount: int64(sum.CreditCount), CreditAmount: sum.CreditAmount},
+			Posgate: journal.Totals{DebitCount: ours.DebitCount, DebitAmount: ours.DebitAmount,
+				CreditCount: ours.CreditCount, CreditAmount: ours.CreditAmount},
+		},
+	})
 	if _, err := p.d.Registry.AdvanceBatch(ctx, t.term.TID, terminal.Batch(batch)); err != nil &&
 		!errors.Is(err, terminal.ErrConflict) {
 		p.log.Warn("batch not advanced", zap.String("tid", t.term.TID), zap.Error(err))
@@ -67,6 +77,7 @@ func (p *Processor) batchUpload(ctx context.Context, t *txn) ([]byte, error) {
 		return p.decline(ctx, t, code)
 	}
 	batch := t.cls.f60.Batch
+	t.bizDate = p.cfg.Calendar.BusinessDate(t.start)
 	switch t.cls.netCode {
 	case 201:
 		up, err := codec.ParseBatchUpload(t.req.Field(48))
@@ -78,15 +89,15 @@ func (p *Processor) batchUpload(ctx context.Context, t *txn) ([]byte, error) {
 			rec, err := p.d.State.GetTxn(ctx, TxnKey{TID: t.term.TID, Batch: batch, STAN: r.STAN})
 			switch {
 			case errors.Is(err, ErrNotFound):
-				p.uploadDifference(t, r.STAN, "unknown to posgate")
+				p.uploadDifference(ctx, t, r, journal.DiffUnknown)
 			case err != nil:
 				return p.systemError(ctx, t, "transaction index", err)
 			case rec.Status != TxnApproved && rec.Status != TxnCompleted:
-				p.uploadDifference(t, r.STAN, "not approved at posgate")
+				p.uploadDifference(ctx, t, r, journal.DiffNotApproved)
 			case rec.Amount != r.Amount:
-				p.uploadDifference(t, r.STAN, "amount differs")
+				p.uploadDifference(ctx, t, r, journal.DiffAmount)
 			case rec.PANToken != p.tokenOf(r.PAN[:r.PANLen]):
-				p.uploadDifference(t, r.STAN, "card differs")
+				p.uploadDifference(ctx, t, r, journal.DiffCard)
 			}
 		}
 	case 202, 207:
@@ -100,8 +111,34 @@ func (p *Processor) batchUpload(ctx context.Context, t *txn) ([]byte, error) {
 	return p.finish(ctx, t, true)
 }
 
-func (p *Processor) uploadDifference(t *txn, stan uint32, what string) {
+func (p *Processor) uploadDifference(ctx context.Context, t *txn, r *codec.UploadRecord, what string) {
 	p.metrics.Duplicates.WithLabelValues("upload_difference").Inc()
 	p.log.Warn("batch upload difference", zap.String("tid", t.term.TID), zap.Uint32("batch", t.cls.f60.Batch),
-		zap.Uint32("stan", stan), zap.String("difference", what))
+		zap.Uint32("stan", r.STAN), zap.String("difference", what))
+	p.journalBatch(ctx, t, journal.Record{
+		Type: journal.TypeBatchDifference, TxnID: p.batchID(t, "diff-"+sixDigits(r.STAN)), MTI: "0320",
+		STAN: sixDigits(r.STAN), Amount: r.Amount, ResponseCode: "00",
+		BatchResult: journal.BatchResult{Difference: what},
+	})
+}
+
+// batchID is the journal id of a batch event of t: business date, TID, batch, STAN and what.
+func (p *Processor) batchID(t *txn, what string) string {
+	return string(append(append(appendTxnID(nil, t, t.kind), '-'), what...))
+}
+
+// journalBatch records a 0500 result or a 0320 difference for the settlement report (best
+// effort: a failure is logged, the terminal is answered all the same).
+func (p *Processor) journalBatch(ctx context.Context, t *txn, rec journal.Record) {
+	if t.bizDate.IsZero() {
+		t.bizDate = p.cfg.Calendar.BusinessDate(t.start)
+	}
+	rec.TID, rec.MID, rec.Batch = t.term.TID, t.term.MID, sixDigits(t.cls.f60.Batch)
+	if rec.STAN == "" {
+		rec.STAN = sixDigits(stanOf(t))
+	}
+	rec.RequestTime, rec.ResponseTime, rec.BusinessDate = t.start, p.cfg.Now(), t.bizDate
+	if err := p.d.Journal.Append(ctx, rec); err != nil {
+		p.log.Error("batch event not journaled", zap.String("tid", t.term.TID), zap.Error(err))
+	}
 }

@@ -19,11 +19,22 @@ import (
 //	        ResponseCode, Route, Original.TxnID, Original.RRN, Original.Batch,
 //	        Original.STAN
 //
+// Version 2 is used for batch records (TxnType.IsBatch) only, so financial
+// records keep their version-1 bytes: the version-1 layout with the version
+// byte 2, followed by the BatchResult:
+//
+//	8 × varint  Terminal, then Posgate totals (DebitCount, DebitAmount,
+//	            CreditCount, CreditAmount)
+//	uvarint length, bytes: Difference
+//
+// A card kind of 0 is allowed in version 2 (batch records have no card).
+//
 // A segment (one JetStream message) is:
 //
 //	"PJ" u8 version (1), uvarint count, count × (uvarint length, record)
 const (
 	recordVersion  = 1
+	batchVersion   = 2 // recordVersion plus BatchResult; batch records only
 	segmentVersion = 1
 	numStrings     = 18
 	// maxRecordLen bounds one encoded record; Validate's field limits keep real
@@ -61,7 +72,11 @@ func fromUnixNano(n int64) time.Time {
 // slice. It does not validate r; Append does. It allocates only if dst lacks
 // capacity.
 func (r *Record) AppendBinary(dst []byte) ([]byte, error) {
-	dst = append(dst, recordVersion, byte(r.Type), byte(r.CardKind))
+	version := byte(recordVersion)
+	if r.Type.IsBatch() {
+		version = batchVersion
+	}
+	dst = append(dst, version, byte(r.Type), byte(r.CardKind))
 	dst = binary.AppendVarint(dst, r.Amount)
 	dst = binary.AppendVarint(dst, unixNano(r.RequestTime))
 	dst = binary.AppendVarint(dst, unixNano(r.ResponseTime))
@@ -70,6 +85,16 @@ func (r *Record) AppendBinary(dst []byte) ([]byte, error) {
 	for _, p := range r.stringFields() {
 		dst = binary.AppendUvarint(dst, uint64(len(*p)))
 		dst = append(dst, *p...)
+	}
+	if version == batchVersion {
+		for _, t := range [2]*Totals{&r.BatchResult.Terminal, &r.BatchResult.Posgate} {
+			dst = binary.AppendVarint(dst, t.DebitCount)
+			dst = binary.AppendVarint(dst, t.DebitAmount)
+			dst = binary.AppendVarint(dst, t.CreditCount)
+			dst = binary.AppendVarint(dst, t.CreditAmount)
+		}
+		dst = binary.AppendUvarint(dst, uint64(len(r.BatchResult.Difference)))
+		dst = append(dst, r.BatchResult.Difference...)
 	}
 	return dst, nil
 }
@@ -83,11 +108,13 @@ func (r *Record) UnmarshalBinary(src []byte) error {
 	if len(src) < 3 {
 		return &CorruptError{Reason: "record truncated"}
 	}
-	if src[0] != recordVersion {
+	version := src[0]
+	if version != recordVersion && version != batchVersion {
 		return &CorruptError{Reason: "unknown record version"}
 	}
 	typ, kind := TxnType(src[1]), CardKind(src[2])
-	if !typ.Valid() || !kind.Valid() {
+	if !typ.Valid() || (version == batchVersion) != typ.IsBatch() ||
+		!kind.Valid() && !(version == batchVersion && kind == 0) {
 		return &CorruptError{Offset: 1, Reason: "unknown type or card kind"}
 	}
 	off := 3
@@ -129,6 +156,28 @@ func (r *Record) UnmarshalBinary(src []byte) error {
 		total += copy(scratch[total:], src[off:off+int(l)])
 		off += int(l)
 	}
+	var br BatchResult
+	if version == batchVersion {
+		var v [8]int64
+		for i := range v {
+			x, n := binary.Varint(src[off:])
+			if n <= 0 {
+				return &CorruptError{Offset: off, Reason: "bad batch totals"}
+			}
+			v[i], off = x, off+n
+		}
+		br.Terminal = Totals{DebitCount: v[0], DebitAmount: v[1], CreditCount: v[2], CreditAmount: v[3]}
+		br.Posgate = Totals{DebitCount: v[4], DebitAmount: v[5], CreditCount: v[6], CreditAmount: v[7]}
+		l, n := binary.Uvarint(src[off:])
+		if n <= 0 || l > uint64(len(src)-off-n) {
+			return &CorruptError{Offset: off, Reason: "bad difference length"}
+		}
+		off += n
+		if l > 0 {
+			br.Difference = string(src[off : off+int(l)])
+		}
+		off += int(l)
+	}
 	if off != len(src) {
 		return &CorruptError{Offset: off, Reason: "trailing bytes"}
 	}
@@ -140,6 +189,7 @@ func (r *Record) UnmarshalBinary(src []byte) error {
 		RequestTime:  fromUnixNano(ints[1]),
 		ResponseTime: fromUnixNano(ints[2]),
 		BusinessDate: dates[0],
+		BatchResult:  br,
 	}
 	r.Original.Date = dates[1]
 	pos := 0

@@ -36,6 +36,20 @@ func (j *Journal) deleteConsumer(cons jetstream.Consumer) {
 // bytes per distinct record (see docs/journal.md). Records appended while Read
 // runs may or may not be included; Read stops once it has caught up.
 func (j *Journal) Read(ctx context.Context, d Date, fn func(Record) error) error {
+	return j.read(ctx, d, true, fn)
+}
+
+// ReadRaw is Read without de-duplication: fn sees every stored record of d in
+// append order, a TxnID as often as it was stored. Its memory does not grow
+// with the number of records (a few segments), so a caller that must read
+// tens of millions of records with bounded memory — settlement — uses it and
+// de-duplicates by its own means. The first occurrence of a TxnID is the one
+// Read would deliver.
+func (j *Journal) ReadRaw(ctx context.Context, d Date, fn func(Record) error) error {
+	return j.read(ctx, d, false, fn)
+}
+
+func (j *Journal) read(ctx context.Context, d Date, dedup bool, fn func(Record) error) error {
 	if d.IsZero() {
 		return ErrInvalidDate
 	}
@@ -65,7 +79,10 @@ func (j *Journal) Read(ctx context.Context, d Date, fn func(Record) error) error
 	}
 	defer it.Stop()
 
-	dd := newReadDedup(j.stream)
+	var dd *readDedup
+	if dedup {
+		dd = newReadDedup(j.stream)
+	}
 	var rec Record
 	for {
 		msg, err := it.Next(jetstream.NextContext(ctx))
@@ -82,13 +99,15 @@ func (j *Journal) Read(ctx context.Context, d Date, fn func(Record) error) error
 		seq := meta.Sequence.Stream
 		payload := msg.Data()
 		err = forEachRecord(seq, payload, func(i int, b []byte) error {
-			id, err := recordTxnID(b)
-			if err != nil {
-				return withSeq(err, seq)
-			}
-			dup, err := dd.seen(ctx, id, seq, payload, i)
-			if err != nil || dup {
-				return err
+			if dd != nil {
+				id, err := recordTxnID(b)
+				if err != nil {
+					return withSeq(err, seq)
+				}
+				dup, err := dd.seen(ctx, id, seq, payload, i)
+				if err != nil || dup {
+					return err
+				}
 			}
 			if err := rec.UnmarshalBinary(b); err != nil {
 				return withSeq(err, seq)
@@ -115,7 +134,7 @@ func withSeq(err error, seq uint64) error {
 // recordTxnID returns the TxnID of an encoded record without decoding the rest;
 // the result aliases b.
 func recordTxnID(b []byte) ([]byte, error) {
-	if len(b) < 3 || b[0] != recordVersion {
+	if len(b) < 3 || b[0] != recordVersion && b[0] != batchVersion {
 		return nil, &CorruptError{Reason: "bad record header"}
 	}
 	off := 3

@@ -15,18 +15,27 @@ const (
 	TypePreAuth                           // pre-authorization (0100/030000)
 	TypePreAuthVoid                       // void of a pre-authorization
 	TypeCompletionVoid                    // void of a completion
+	// TypeBatchSettlement is a terminal's batch settlement (0500): the totals it
+	// reported against posgate's, in BatchResult. It moves no money.
+	TypeBatchSettlement
+	// TypeBatchDifference is one difference found in a batch upload (0320): STAN
+	// and Amount are the uploaded transaction's, BatchResult.Difference says what
+	// differs. It moves no money.
+	TypeBatchDifference
 	typeEnd
 )
 
 var txnTypeNames = [...]string{
-	TypePurchase:       "purchase",
-	TypeCompletion:     "completion",
-	TypeVoid:           "void",
-	TypeRefund:         "refund",
-	TypeReversal:       "reversal",
-	TypePreAuth:        "preauth",
-	TypePreAuthVoid:    "preauth_void",
-	TypeCompletionVoid: "completion_void",
+	TypePurchase:        "purchase",
+	TypeCompletion:      "completion",
+	TypeVoid:            "void",
+	TypeRefund:          "refund",
+	TypeReversal:        "reversal",
+	TypePreAuth:         "preauth",
+	TypePreAuthVoid:     "preauth_void",
+	TypeCompletionVoid:  "completion_void",
+	TypeBatchSettlement: "batch_settlement",
+	TypeBatchDifference: "batch_difference",
 }
 
 // String returns the lower-case name ("purchase", "preauth_void", …) or "unknown".
@@ -49,6 +58,12 @@ func (t TxnType) NeedsOriginal() bool {
 	}
 	return false
 }
+
+// IsBatch reports whether t records a terminal batch event (0500 result or 0320
+// difference) rather than a financial transaction. Batch records carry no card,
+// their ProcessingCode, Currency and CardKind may be empty, and they are encoded
+// in record version 2 (see codec.go).
+func (t TxnType) IsBatch() bool { return t == TypeBatchSettlement || t == TypeBatchDifference }
 
 // ParseTxnType is the inverse of TxnType.String.
 func ParseTxnType(s string) (TxnType, bool) {
@@ -112,6 +127,40 @@ type OriginalRef struct {
 // IsZero reports whether no reference is set.
 func (o OriginalRef) IsZero() bool { return o == OriginalRef{} }
 
+// Totals are one side of a terminal batch's totals as field 48 of the 0500
+// carries them (domestic and foreign summed): debits are purchases and
+// completions, credits voids, refunds and completion voids. Amounts in fen.
+type Totals struct {
+	DebitCount   int64
+	DebitAmount  int64
+	CreditCount  int64
+	CreditAmount int64
+}
+
+// Batch upload differences (BatchResult.Difference of TypeBatchDifference).
+const (
+	DiffUnknown     = "unknown"      // the uploaded transaction is unknown to posgate
+	DiffNotApproved = "not_approved" // posgate holds it as not approved (declined, reversed, voided)
+	DiffAmount      = "amount"       // the amounts differ
+	DiffCard        = "card"         // the card (PAN token) differs
+)
+
+// BatchResult is the reconciliation data of batch records; it is zero for
+// financial records.
+type BatchResult struct {
+	// Terminal is what the terminal reported in its 0500.
+	Terminal Totals
+	// Posgate is posgate's own running totals for the batch when it answered.
+	Posgate Totals
+	// Difference names what a 0320 difference is about (Diff… constants; at
+	// most 32 printable characters).
+	Difference string
+}
+
+// Balanced reports whether the terminal's totals equal posgate's (the 0500
+// answer's flag: 1 balanced, 2 not balanced).
+func (b BatchResult) Balanced() bool { return b.Terminal == b.Posgate }
+
 // Record is one captured event, the unit of the journal. It deliberately has no
 // field for track data, PIN blocks, CVV or ICC data: those never reach the
 // journal. All strings are ASCII; lengths and formats are checked by Validate.
@@ -159,6 +208,9 @@ type Record struct {
 	// BusinessDate is the settlement date (see Calendar.BusinessDate); it selects
 	// the journal subject the record is stored under.
 	BusinessDate Date
+	// BatchResult holds the 0500/0320 data of batch records (Type.IsBatch);
+	// it must be zero for other types.
+	BatchResult BatchResult
 }
 
 // Field limits enforced by Validate.
@@ -166,6 +218,7 @@ const (
 	maxTxnIDLen = 64
 	maxTokenLen = 128
 	maxRouteLen = 32
+	maxDiffLen  = 32
 )
 
 // Validate checks every field and returns the first problem as a *RecordError.
@@ -177,6 +230,15 @@ func (r *Record) Validate() error {
 	if !r.Type.Valid() {
 		return &RecordError{Field: "Type", Err: ErrOutOfRange}
 	}
+	batch := r.Type.IsBatch()
+	// ProcessingCode and Currency are optional on batch records (exact length when set).
+	minProc, minCur := 6, 3
+	if batch && r.ProcessingCode == "" {
+		minProc = 0
+	}
+	if batch && r.Currency == "" {
+		minCur = 0
+	}
 	checks := []struct {
 		field    string
 		v        string
@@ -184,8 +246,8 @@ func (r *Record) Validate() error {
 		digits   bool
 	}{
 		{"MTI", r.MTI, 4, 4, true},
-		{"ProcessingCode", r.ProcessingCode, 6, 6, true},
-		{"Currency", r.Currency, 3, 3, true},
+		{"ProcessingCode", r.ProcessingCode, minProc, 6, true},
+		{"Currency", r.Currency, minCur, 3, true},
 		{"TID", r.TID, 1, 8, false},
 		{"MID", r.MID, 1, 15, false},
 		{"Batch", r.Batch, 0, 6, true},
@@ -206,6 +268,19 @@ func (r *Record) Validate() error {
 	if r.Amount < 0 {
 		return &RecordError{Field: "Amount", Err: ErrOutOfRange}
 	}
+	if batch {
+		if len(r.Batch) != 6 {
+			return &RecordError{Field: "Batch", Err: ErrRequired}
+		}
+		if len(r.BatchResult.Difference) > maxDiffLen || !printable(r.BatchResult.Difference) {
+			return &RecordError{Field: "BatchResult.Difference", Err: ErrFormat}
+		}
+		if r.Type == TypeBatchDifference && r.BatchResult.Difference == "" {
+			return &RecordError{Field: "BatchResult.Difference", Err: ErrRequired}
+		}
+	} else if r.BatchResult != (BatchResult{}) {
+		return &RecordError{Field: "BatchResult", Err: ErrOutOfRange}
+	}
 	if err := CheckMaskedPAN(r.MaskedPAN); err != nil {
 		return &RecordError{Field: "MaskedPAN", Err: err}
 	}
@@ -215,7 +290,7 @@ func (r *Record) Validate() error {
 	if looksLikePAN(r.PANToken) {
 		return &RecordError{Field: "PANToken", Err: ErrNotMasked}
 	}
-	if !r.CardKind.Valid() {
+	if !r.CardKind.Valid() && !(batch && r.CardKind == 0) {
 		return &RecordError{Field: "CardKind", Err: ErrOutOfRange}
 	}
 	if err := checkTxnID("Original.TxnID", r.Original.TxnID, false); err != nil {

@@ -27,6 +27,7 @@ var commands = []command{
 	{"decode", "decode an ISO 8583 message from hex (terminal frame or upstream message)", runDecode},
 	{"encode", "encode a message from JSON (the shape decode --json prints) to hex", runEncode},
 	{"issuer-sim", "run the deterministic issuer simulator on NATS until SIGINT/SIGTERM", runIssuerSim},
+	{"settle", "settle one business date from the journal to settlement files (T+1)", runSettle},
 	{"terminal", "manage terminals and activation codes through the admin API (posgate terminal help)", runTerminal},
 }
 

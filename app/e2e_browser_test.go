@@ -1,0 +1,96 @@
+package app_test
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/posgate/posgate/app"
+	"github.com/posgate/posgate/terminal"
+)
+
+// chromium finds the browser for the dashboard test: on CI it must be there (.ci/run installs
+// it); elsewhere the test is skipped with the reason.
+func chromium(t *testing.T) string {
+	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	if os.Getenv("CI") != "" {
+		t.Fatal("no chromium on PATH: .ci/run installs it (apt-get install chromium)")
+	}
+	t.Skip("no chromium on PATH (apt-get install chromium)")
+	return ""
+}
+
+// The dashboard as an operator sees it: a real headless browser enters the token, and the page
+// shows live traffic and the security event of a stolen terminal.
+func TestDashboardInBrowser(t *testing.T) {
+	browser := chromium(t)
+	dir := t.TempDir()
+	e := startNode(t, "", func(c *app.Config) { c.AdminListen = "127.0.0.1:0"; c.DataDir = dir })
+	term := e.ready(testTID, testSN, nil)
+	for i := 0; i < 5; i++ {
+		res, err := term.Purchase(e.ctx, card(), 500+int64(i))
+		expect(t, "purchase", res, err, "00")
+	}
+	if _, err := e.node.Registry.Block(e.ctx, testTID, terminal.ReasonStolen); err != nil {
+		t.Fatal(err)
+	}
+	res, err := term.Purchase(e.ctx, card(), 777)
+	expect(t, "purchase on a stolen terminal", res, err, "58")
+	tok, err := os.ReadFile(filepath.Join(dir, "admin.token"))
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(browser), chromedp.NoSandbox,
+		chromedp.Flag("disable-gpu", true), chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true), chromedp.Flag("disable-sync", true),
+		chromedp.UserDataDir(t.TempDir()))
+	actx, cancel := chromedp.NewExecAllocator(context.Background(), opts...)
+	defer cancel()
+	ctx, cancel := chromedp.NewContext(actx)
+	defer cancel()
+	ctx, cancel = context.WithTimeout(ctx, 60*time.Second)
+	defer cancel()
+
+	if err := chromedp.Do(ctx,
+		chromedp.Navigate("http://"+e.node.AdminAddr().String()+"/"),
+		chromedp.WaitVisible(chromedp.CSS("#token")),
+		chromedp.SendKeys(chromedp.CSS("#token"), strings.TrimSpace(string(tok))),
+		chromedp.Click(chromedp.CSS("#go")),
+		chromedp.WaitVisible(chromedp.CSS("#dash")),
+	); err != nil {
+		t.Fatalf("browser: %v", err)
+	}
+	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](`document.getElementById("status").textContent.startsWith("live")`)); err != nil {
+		t.Fatalf("dashboard never went live: %v", err)
+	}
+	text := func(id string) string {
+		v, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(id)))
+		if err != nil {
+			t.Fatalf("%s: %v", id, err)
+		}
+		return v
+	}
+	approval, security, recent, conns := text("#approval"), text("#security"), text("#recent"), text("#conns")
+	shot, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	if err != nil {
+		t.Fatalf("screenshot: %v", err)
+	}
+	if !strings.Contains(approval, "%") || !strings.Contains(security, "blocked") ||
+		!strings.Contains(recent, testTID) || conns == "0" || conns == "" {
+		t.Fatalf("dashboard shows approval %q, security %q, recent %q, connections %q", approval, security, recent, conns)
+	}
+	if out := os.Getenv("POSGATE_DASHBOARD_SHOT"); out != "" {
+		_ = os.WriteFile(out, shot, 0o644)
+	}
+}
