@@ -132,12 +132,13 @@ func Start(ctx context.Context, cfg Config, log *zap.Logger) (n *Node, err error
 	if cfg.NoSimulator {
 		cfg.Simulator = false
 	}
-	n = &Node{cfg: cfg, log: log, Metrics: prometheus.NewRegistry(), started: time.Now().UTC()}
+	node := &Node{cfg: cfg, log: log, Metrics: prometheus.NewRegistry(), started: time.Now().UTC()}
+	n = node
 	defer func() {
-		if err != nil {
+		if err != nil { // n is nil by now: stop what was started through node
 			sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
-			_ = n.Shutdown(sctx)
+			_ = node.Shutdown(sctx)
 		}
 	}()
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {

@@ -52,6 +52,9 @@ type serveConfig struct {
 	ZPKFile         string        `yaml:"zpk_file"`
 	AdminTokenFile  string        `yaml:"admin_token_file"`
 	LogLevel        string        `yaml:"log_level"`
+	SettleOut       string        `yaml:"settlement_out"`
+	SettleDelay     time.Duration `yaml:"settlement_delay"`
+	NoSettle        bool          `yaml:"settlement_disabled"`
 }
 
 func runServe(args []string, _ io.Reader, _, stderr io.Writer) int {
@@ -81,6 +84,9 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 	fs.StringVar(&c.ZPKFile, "zpk-file", "", "zone PIN keys, lines \"ROUTE HEX\" (ROUTE * for all); default DATA/zpk.hex (development)")
 	fs.StringVar(&c.AdminTokenFile, "admin-token-file", "", "admin API token file, or env "+envAdminToken+"; default DATA/admin.token")
 	fs.StringVar(&c.LogLevel, "log-level", "info", "log level: debug, info, warn or error")
+	fs.StringVar(&c.SettleOut, "settle-out", "", "settlement files directory; default DATA/settlement")
+	fs.DurationVar(&c.SettleDelay, "settle-delay", app.DefaultSettleDelay, "settle each business date this long after its cut-off")
+	fs.BoolVar(&c.NoSettle, "no-settle", false, "do not settle automatically (posgate settle runs it by hand)")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: posgate serve [--listen :8583] [--admin-listen :8080] [--data ./data] [--nats URL] [--redis URL] [--routes FILE] [--config FILE]")
 		fmt.Fprintln(stderr, "Without --nats and --redis: the embedded default (in-process NATS with JetStream, in-memory")
@@ -173,6 +179,13 @@ func mergeConfigFile(path string, fs *flag.FlagSet, c *serveConfig) error {
 	pick("zpk-file", &c.ZPKFile, file.ZPKFile)
 	pick("admin-token-file", &c.AdminTokenFile, file.AdminTokenFile)
 	pick("log-level", &c.LogLevel, file.LogLevel)
+	pick("settle-out", &c.SettleOut, file.SettleOut)
+	if !set["settle-delay"] && file.SettleDelay != 0 {
+		c.SettleDelay = file.SettleDelay
+	}
+	if !set["no-settle"] && file.NoSettle {
+		c.NoSettle = true
+	}
 	if !set["node-id"] && file.NodeID != 0 {
 		c.NodeID = file.NodeID
 	}
@@ -194,6 +207,10 @@ func (c *serveConfig) appConfig(getenv func(string) string) (app.Config, error) 
 	cfg := app.Config{Listen: c.Listen, AdminListen: c.AdminListen, DataDir: c.Data, NATS: c.NATS, Redis: c.Redis,
 		RoutesFile: c.Routes, JournalReplicas: c.JournalReplicas, SimLatency: c.SimLatency, SimDrop: c.SimDrop}
 	cfg.Simulator = c.NATS == ""
+	cfg.Settlement.Out, cfg.Settlement.Delay, cfg.Settlement.Disabled = c.SettleOut, c.SettleDelay, c.NoSettle
+	if c.SettleDelay < 0 {
+		return cfg, errors.New("--settle-delay: must not be negative")
+	}
 	if c.Simulator != nil {
 		cfg.Simulator = *c.Simulator
 	}
