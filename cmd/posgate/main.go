@@ -29,6 +29,7 @@ var commands = []command{
 	{"issuer-sim", "run the deterministic issuer simulator on NATS until SIGINT/SIGTERM", runIssuerSim},
 	{"settle", "settle one business date from the journal to settlement files (T+1)", runSettle},
 	{"terminal", "manage terminals and activation codes through the admin API (posgate terminal help)", runTerminal},
+	{"loadtest", "run a fleet of simulated terminals at a target rate against a gateway and report", runLoadtest},
 }
 
 // Exit statuses.

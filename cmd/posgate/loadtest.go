@@ -1,0 +1,184 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/posgate/posgate/admin"
+	"github.com/posgate/posgate/adminapi"
+	"github.com/posgate/posgate/loadtest"
+	"github.com/posgate/posgate/loadtest/report"
+)
+
+const loadtestUsage = `usage: posgate loadtest [--target 127.0.0.1:8583] [--admin http://127.0.0.1:8080] [--token-file PATH]
+                        [--terminals 10] [--rate 100] [--duration 60s] [--mix purchase=80,balance=5,...]
+                        [--timeout 10s] [--report DIR] [--idle-connections N] [--allow-remote]
+Provisions a fleet of simulated terminals through the admin API, activates and signs them on,
+sends an open-loop transaction mix at --rate for --duration, settles every batch, prints a
+summary and writes DIR/report.json and DIR/report.html. Exit status 1 when a batch is not
+balanced or a request was never answered; 2 for bad flags or a target off loopback.
+The admin token comes from --token-file, else $` + envAdminToken + `, else ./` + defaultTokenFile + ` (never argv).`
+
+// loadtestFlags are the parsed flags of `posgate loadtest`.
+type loadtestFlags struct {
+	target, admin, tokenFile, mix, report, runID string
+	terminals, idle                              int
+	rate                                         float64
+	duration, timeout                            time.Duration
+	allowRemote                                  bool
+	seed                                         uint64
+}
+
+func parseLoadtestFlags(args []string, stderr io.Writer) (*loadtestFlags, error) {
+	fs := flag.NewFlagSet("loadtest", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	f := &loadtestFlags{}
+	fs.StringVar(&f.target, "target", "127.0.0.1:8583", "the gateway's terminal listener, host:port")
+	fs.StringVar(&f.admin, "admin", defaultAdminServer, "admin API base URL (provisions the fleet)")
+	fs.StringVar(&f.tokenFile, "token-file", "", "file holding the admin token (default $"+envAdminToken+", then ./"+defaultTokenFile+")")
+	fs.IntVar(&f.terminals, "terminals", loadtest.DefaultTerminals, "simulated terminals (each one connection, one request at a time)")
+	fs.Float64Var(&f.rate, "rate", loadtest.DefaultRate, "transactions per second, open loop")
+	fs.DurationVar(&f.duration, "duration", loadtest.DefaultDuration, "how long to send")
+	fs.StringVar(&f.mix, "mix", loadtest.DefaultMix.String(), "operation weights: purchase, balance, void, refund, preauth, completion")
+	fs.DurationVar(&f.timeout, "timeout", loadtest.DefaultTimeout, "per-exchange timeout (an unanswered financial request is reversed)")
+	fs.StringVar(&f.report, "report", "loadtest-report", "directory for report.json and report.html (\"\" writes none)")
+	fs.IntVar(&f.idle, "idle-connections", 0, "extra TCP connections held open and idle during the run")
+	fs.BoolVar(&f.allowRemote, "allow-remote", false, "allow a target or admin API off loopback")
+	fs.StringVar(&f.runID, "run-id", "", "4 characters 0-9A-Z naming the fleet (default: a fresh one)")
+	fs.Uint64Var(&f.seed, "seed", 0, "seed of the random draws (0: random)")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintln(stderr, loadtestUsage)
+			fs.SetOutput(stderr)
+			fs.PrintDefaults()
+		}
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	return f, nil
+}
+
+// runLoadtest is `posgate loadtest`.
+func runLoadtest(args []string, _ io.Reader, stdout, stderr io.Writer) int {
+	const name = "loadtest"
+	f, err := parseLoadtestFlags(args, stderr)
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		return exitOK
+	case err != nil:
+		return fail(stderr, name, exitUsage, err)
+	}
+	mix, err := loadtest.ParseMix(f.mix)
+	if err != nil {
+		return fail(stderr, name, exitUsage, err)
+	}
+	u, err := url.Parse(f.admin)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fail(stderr, name, exitUsage, fmt.Errorf("--admin %q: must be an http:// or https:// URL", f.admin))
+	}
+	host, _, err := net.SplitHostPort(f.target)
+	if err != nil {
+		return fail(stderr, name, exitUsage, fmt.Errorf("--target %q: must be host:port", f.target))
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	go func() { <-ctx.Done(); stop() }() // a second signal ends the process at once
+
+	if !f.allowRemote {
+		for _, h := range []string{host, u.Hostname()} {
+			if err := loadtest.CheckLoopback(ctx, h); err != nil {
+				return fail(stderr, name, exitUsage, err)
+			}
+		}
+	}
+	token, err := loadtestToken(f.tokenFile)
+	if err != nil {
+		return fail(stderr, name, exitUsage, err)
+	}
+
+	want := uint64(f.terminals+f.idle) + 128
+	if have, err := loadtest.RaiseFileLimit(want); err != nil || have < want {
+		fmt.Fprintf(stderr, "loadtest: warning: open-file limit %d is below the %d this run needs (raise the hard limit: ulimit -Hn)\n", have, want)
+	}
+
+	bar := false
+	if fi, ok := stderr.(*os.File); ok {
+		if st, err := fi.Stat(); err == nil && st.Mode()&os.ModeCharDevice != 0 {
+			bar = true
+		}
+	}
+	r, err := loadtest.New(loadtest.Config{
+		Target:          f.target,
+		Admin:           &adminapi.Client{BaseURL: f.admin, Token: token, HTTP: &http.Client{Timeout: 30 * time.Second}},
+		AllowRemote:     f.allowRemote,
+		Terminals:       f.terminals,
+		Rate:            f.rate,
+		Duration:        f.duration,
+		Mix:             mix,
+		Timeout:         f.timeout,
+		IdleConnections: f.idle,
+		RunID:           f.runID,
+		Seed:            f.seed,
+		Progress:        stderr,
+		ProgressBar:     bar,
+	})
+	if err != nil {
+		return fail(stderr, name, exitUsage, err)
+	}
+	rep, err := r.Run(ctx)
+	if err != nil {
+		status := exitFail
+		if errors.Is(err, loadtest.ErrConfig) || errors.Is(err, loadtest.ErrNotLoopback) {
+			status = exitUsage
+		}
+		return fail(stderr, name, status, err)
+	}
+	fmt.Fprintln(stdout)
+	if err := report.WriteTable(stdout, rep); err != nil {
+		return fail(stderr, name, exitFail, err)
+	}
+	if f.report != "" {
+		if err := report.WriteDir(f.report, rep); err != nil {
+			return fail(stderr, name, exitFail, err)
+		}
+		fmt.Fprintf(stderr, "loadtest: reports written to %s and %s\n",
+			filepath.Join(f.report, report.JSONFile), filepath.Join(f.report, report.HTMLFile))
+	}
+	if len(rep.Failures()) > 0 {
+		return exitFail
+	}
+	return exitOK
+}
+
+// loadtestToken reads the admin token as `posgate terminal` does: --token-file, else the
+// environment, else the embedded default's file — never argv.
+func loadtestToken(file string) (string, error) {
+	switch {
+	case file != "":
+		return admin.LoadToken(file)
+	case os.Getenv(envAdminToken) != "":
+		tok, err := admin.ParseToken(os.Getenv(envAdminToken))
+		if err != nil {
+			return "", fmt.Errorf("$%s: %w", envAdminToken, err)
+		}
+		return tok, nil
+	}
+	if _, err := os.Stat(defaultTokenFile); err != nil {
+		return "", fmt.Errorf("no admin token: set $%s or pass --token-file PATH", envAdminToken)
+	}
+	return admin.LoadToken(filepath.FromSlash(defaultTokenFile))
+}
