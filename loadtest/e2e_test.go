@@ -15,8 +15,10 @@ import (
 
 	"github.com/posgate/posgate/adminapi"
 	"github.com/posgate/posgate/app"
+	"github.com/posgate/posgate/journal"
 	"github.com/posgate/posgate/loadtest"
 	"github.com/posgate/posgate/loadtest/report"
+	"github.com/posgate/posgate/settlement"
 )
 
 // startNode runs an embedded-default node (in-process NATS, memory registry, issuer simulator)
@@ -103,6 +105,27 @@ func TestLoadAgainstNode(t *testing.T) {
 	}
 	if approved := rep.Ops["purchase"].Approved + rep.Ops["completion"].Approved; approved != l.Purchases.Count+l.Completions.Count {
 		t.Errorf("%d approved purchases and completions, simulator %d", approved, l.Purchases.Count+l.Completions.Count)
+	}
+
+	// The day settles to the fleet's own books, to the fen (issue 7): gross − refunds of the
+	// settlement equals the approved amount the load generator counted; a re-run is identical.
+	settler, err := settlement.New(settlement.Config{}, node.Journal, app.RegistryMerchants{Registry: node.Registry},
+		&settlement.MemRuns{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	day := journal.Calendar{}.BusinessDate(time.Now())
+	out := t.TempDir()
+	run, err := settler.Run(context.Background(), day, settlement.RunOptions{Out: out, AllowOpen: true})
+	if err != nil {
+		t.Fatalf("settle: %v", err)
+	}
+	if sum := run.Summary; sum == nil || sum.GrossFen-sum.RefundsFen != rep.ApprovedAmountFen || sum.NetFen != sum.GrossFen-sum.RefundsFen-sum.FeesFen {
+		t.Fatalf("settlement %+v, load generator approved_amount_fen %d", run.Summary, rep.ApprovedAmountFen)
+	}
+	again, err := settler.Run(context.Background(), day, settlement.RunOptions{Out: out, AllowOpen: true, Rerun: true})
+	if err != nil || again.Identical == nil || !*again.Identical {
+		t.Fatalf("re-run: %v identical %v", err, again.Identical)
 	}
 
 	dir := t.TempDir()
