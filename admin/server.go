@@ -112,6 +112,7 @@ func (s *Server) routes() {
 	m.HandleFunc("POST "+adminapi.PathTerminals+"/{tid}/software", s.api(s.software))
 	s.settlementRoutes(m)
 	s.dashboardRoutes(m)
+	s.pprofRoutes(m)
 	s.mux = m
 	s.handler = s.recoverPanics(s.accessLog(s.authenticate(http.HandlerFunc(s.route))))
 }

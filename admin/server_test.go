@@ -224,3 +224,15 @@ func TestPartialFailure(t *testing.T) {
 		t.Errorf("terminal not created: %v", err)
 	}
 }
+
+// The profiler is served behind the token only.
+func TestPprofNeedsToken(t *testing.T) {
+	e := newEnv(t, memStore(t), nil)
+	if status, _, _ := e.raw(t, http.MethodGet, admin.PathPprof+"heap", "", "", ""); status != http.StatusUnauthorized {
+		t.Fatalf("pprof without a token: %d", status)
+	}
+	status, _, body := e.raw(t, http.MethodGet, admin.PathPprof+"heap?debug=1", "", "")
+	if status != http.StatusOK || !strings.Contains(string(body), "heap profile") {
+		t.Fatalf("pprof with the token: %d", status)
+	}
+}
