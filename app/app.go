@@ -18,6 +18,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/redis/go-redis/v9"
 	"go.uber.org/zap"
 
 	"github.com/posgate/posgate/admin"
@@ -30,6 +31,7 @@ import (
 	"github.com/posgate/posgate/natsembed"
 	"github.com/posgate/posgate/routing"
 	"github.com/posgate/posgate/routing/issuersim"
+	"github.com/posgate/posgate/routing/redisstan"
 	"github.com/posgate/posgate/terminal"
 	"github.com/posgate/posgate/terminal/memstore"
 	"github.com/posgate/posgate/terminal/redisstore"
@@ -110,6 +112,7 @@ type Node struct {
 	started  time.Time
 	nats     *natsembed.Server
 	nc       *nats.Conn
+	rdb      *redis.Client
 	closers  []func(context.Context) error // in reverse start order
 	mu       sync.Mutex
 	shutdown bool
@@ -285,6 +288,7 @@ func (n *Node) startStores() error {
 		if err != nil {
 			return fmt.Errorf("--redis: %w", err)
 		}
+		n.rdb = rdb
 		n.onShutdown(func(context.Context) error { return rdb.Close() })
 		reg, err := redisstore.NewWithClient(rdb, redisstore.Config{})
 		if err != nil {
@@ -330,7 +334,11 @@ func (n *Node) startUpstream(ctx context.Context) error {
 	}
 	n.Journal = j
 	n.onShutdown(j.Close)
-	client, err := routing.New(n.nc, routing.Config{Table: table}, n.log)
+	rc := routing.Config{Table: table}
+	if n.rdb != nil {
+		rc.STAN = redisstan.New(n.rdb, "") // unique per route per day across every node
+	}
+	client, err := routing.New(n.nc, rc, n.log)
 	if err != nil {
 		return fmt.Errorf("routing: %w", err)
 	}

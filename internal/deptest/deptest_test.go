@@ -19,7 +19,7 @@ var allowed = map[string][]string{
 	"journal":    {},
 	"natsembed":  {},
 	"terminal":   {"hsm", "internal"},
-	"routing":    {"codec", "hsm", "natsembed"},
+	"routing":    {"codec", "hsm", "natsembed"}, // routing/redisstan uses go-redis directly
 	"gateway":    {"codec", "hsm", "terminal", "routing", "journal", "internal"},
 	"settlement": {"journal"},
 	"adminapi":   {},

@@ -1,0 +1,55 @@
+// Package redisstan is the routing.STANSource several gateway nodes share: one Redis counter
+// per route and UTC day, so upstream STANs stay unique per route per day across nodes.
+package redisstan
+
+import (
+	"context"
+	"errors"
+	"strconv"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/posgate/posgate/routing"
+)
+
+// DefaultPrefix is the key prefix: keys are PREFIX{stan}:ROUTE:YYYYMMDD.
+const DefaultPrefix = "pg:"
+
+// ErrRedis wraps every Redis failure; its text holds no key or value.
+var ErrRedis = errors.New("redisstan: redis failed")
+
+// Source draws STANs from Redis. Safe for concurrent use.
+type Source struct {
+	rdb    redis.UniversalClient
+	prefix string
+}
+
+var _ routing.STANSource = (*Source)(nil)
+
+// New returns a Source on rdb (not owned: the caller closes it). prefix "" means DefaultPrefix.
+func New(rdb redis.UniversalClient, prefix string) *Source {
+	if prefix == "" {
+		prefix = DefaultPrefix
+	}
+	return &Source{rdb: rdb, prefix: prefix}
+}
+
+// next increments the day's counter and sets it to expire two days after the day began, in
+// one round trip.
+var next = redis.NewScript(`
+local n = redis.call('INCR', KEYS[1])
+if n == 1 then redis.call('EXPIREAT', KEYS[1], ARGV[1]) end
+return n`)
+
+// NextSTAN implements routing.STANSource: the day's counter, reduced to 1–999999.
+func (s *Source) NextSTAN(ctx context.Context, route string, at time.Time) (uint32, error) {
+	day := at.UTC()
+	start := time.Date(day.Year(), day.Month(), day.Day(), 0, 0, 0, 0, time.UTC)
+	key := s.prefix + "{stan}:" + route + ":" + start.Format("20060102")
+	n, err := next.Run(ctx, s.rdb, []string{key}, strconv.FormatInt(start.Add(48*time.Hour).Unix(), 10)).Int64()
+	if err != nil {
+		return 0, errors.Join(ErrRedis, err)
+	}
+	return uint32((n-1)%999_999) + 1, nil
+}
