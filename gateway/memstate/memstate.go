@@ -43,6 +43,14 @@ const (
 	DefaultTotalsTTL     = 7 * 24 * time.Hour  // a batch left unsettled for a week starts over
 	DefaultSweepInterval = time.Minute
 	DefaultShards        = 64
+	// DefaultMaxResponses and DefaultMaxTxns bound the entries kept in memory (a few hundred
+	// bytes each): about 300 MB together at most, whatever the traffic. Production keeps them
+	// in Redis with their full lifetimes instead.
+	DefaultMaxResponses = 1 << 18
+	DefaultMaxTxns      = 1 << 19
+	// DefaultMinKeep is how young an entry may be and still never be evicted for room: longer
+	// than any terminal waits before retransmitting or reversing.
+	DefaultMinKeep = 10 * time.Minute
 )
 
 // Config configures a State. The zero Config is valid and means the defaults.
@@ -59,6 +67,13 @@ type Config struct {
 	SweepInterval time.Duration
 	// Shards is the number of lock shards, rounded up to a power of two. Default DefaultShards.
 	Shards int
+	// MaxResponses and MaxTxns bound the retransmission cache and the transaction index: past
+	// them, inserting evicts the oldest of a few sampled entries older than MinKeep (a soft
+	// bound: entries younger than MinKeep are never evicted, so a burst may exceed it).
+	// Defaults DefaultMaxResponses, DefaultMaxTxns.
+	MaxResponses, MaxTxns int
+	// MinKeep protects young entries from eviction. Default DefaultMinKeep.
+	MinKeep time.Duration
 	// Now returns the current time; nil means time.Now. Tests inject a clock.
 	Now func() time.Time
 }
@@ -70,6 +85,8 @@ func (c *Config) Validate() error {
 		return &gateway.ConfigError{Setting: "memstate.TxnTTL", Problem: "must not be negative"}
 	case c.TotalsTTL < 0:
 		return &gateway.ConfigError{Setting: "memstate.TotalsTTL", Problem: "must not be negative"}
+	case c.MaxResponses < 0 || c.MaxTxns < 0 || c.MinKeep < 0:
+		return &gateway.ConfigError{Setting: "memstate.MaxResponses/MaxTxns/MinKeep", Problem: "must not be negative"}
 	case c.Shards < 0 || c.Shards > 1<<16:
 		return &gateway.ConfigError{Setting: "memstate.Shards", Problem: "must be between 0 and 65536"}
 	}
@@ -88,6 +105,15 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Shards == 0 {
 		c.Shards = DefaultShards
+	}
+	if c.MaxResponses == 0 {
+		c.MaxResponses = DefaultMaxResponses
+	}
+	if c.MaxTxns == 0 {
+		c.MaxTxns = DefaultMaxTxns
+	}
+	if c.MinKeep == 0 {
+		c.MinKeep = DefaultMinKeep
 	}
 	n := 1
 	for n < c.Shards {

@@ -189,3 +189,58 @@ func TestConfigValidate(t *testing.T) {
 		s.Close()
 	}
 }
+
+// The bounds keep the maps at their size once entries are older than MinKeep, and never evict a
+// young entry or a reservation in progress.
+func TestBoundsEvictOldEntries(t *testing.T) {
+	now := time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
+	clock := func() time.Time { return now }
+	s, err := New(Config{Shards: 1, MaxResponses: 50, MaxTxns: 50, MinKeep: time.Minute, Now: clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ctx := context.Background()
+	key := func(i int) gateway.RetransmitKey {
+		return gateway.RetransmitKey{TID: "T0000001", Batch: 1, STAN: uint32(i), MTI: "0200"}
+	}
+	for i := 0; i < 200; i++ {
+		if i == 100 {
+			now = now.Add(2 * time.Minute) // the first 100 are now old enough to go
+		}
+		if r, _, err := s.Reserve(ctx, key(i), gateway.ContentHash{1}, time.Hour); err != nil || r != gateway.ReserveNew {
+			t.Fatalf("reserve %d: %v %v", i, r, err)
+		}
+		if err := s.Complete(ctx, key(i), []byte("resp"), time.Hour); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.PutTxn(ctx, gateway.TxnRecord{TID: "T0000001", Batch: 1, STAN: uint32(i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sh := &s.shards[0]
+	// 100 young entries can never go; of the 100 old ones nearly all went (eviction samples
+	// 16 entries, so an insertion whose sample holds no old entry evicts nothing).
+	if len(sh.rt) > 125 || len(sh.rt) < 100 || len(sh.txns) > 125 || len(sh.txns) < 100 {
+		t.Fatalf("after 200 inserts with a bound of 50: %d responses, %d transactions", len(sh.rt), len(sh.txns))
+	}
+	for i := 100; i < 200; i++ { // every young entry is still there
+		if r, resp, _ := s.Reserve(ctx, key(i), gateway.ContentHash{1}, time.Hour); r != gateway.ReserveDone || string(resp) != "resp" {
+			t.Fatalf("young entry %d evicted", i)
+		}
+	}
+	// A reservation in progress is never evicted, however old.
+	now = now.Add(time.Hour)
+	if _, _, err := s.Reserve(ctx, key(1000), gateway.ContentHash{2}, 2*time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	now = now.Add(30 * time.Minute)
+	for i := 2000; i < 2300; i++ {
+		_, _, _ = s.Reserve(ctx, key(i), gateway.ContentHash{1}, 2*time.Hour)
+		_ = s.Complete(ctx, key(i), []byte("x"), 2*time.Hour)
+		now = now.Add(time.Second)
+	}
+	if r, _, _ := s.Reserve(ctx, key(1000), gateway.ContentHash{2}, time.Hour); r != gateway.ReserveBusy {
+		t.Fatalf("the reservation in progress was evicted: %v", r)
+	}
+}

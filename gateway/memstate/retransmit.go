@@ -12,6 +12,7 @@ type rtEntry struct {
 	hash    gateway.ContentHash
 	done    bool
 	resp    []byte // owned by the entry; handed out only as copies
+	created time.Time
 	expires time.Time
 }
 
@@ -29,7 +30,10 @@ func (s *State) Reserve(ctx context.Context, key gateway.RetransmitKey, hash gat
 	now := s.cfg.Now()
 	e := sh.rt[key]
 	if e == nil || !now.Before(e.expires) {
-		sh.rt[key] = &rtEntry{hash: hash, expires: now.Add(ttl)}
+		if e == nil {
+			s.makeRoomRT(sh, now)
+		}
+		sh.rt[key] = &rtEntry{hash: hash, created: now, expires: now.Add(ttl)}
 		return gateway.ReserveNew, nil, nil
 	}
 	switch {
@@ -57,7 +61,7 @@ func (s *State) Complete(ctx context.Context, key gateway.RetransmitKey, resp []
 	now := s.cfg.Now()
 	e := sh.rt[key]
 	if e == nil || !now.Before(e.expires) {
-		e = &rtEntry{}
+		e = &rtEntry{created: now}
 		sh.rt[key] = e
 	}
 	e.done = true
@@ -78,4 +82,30 @@ func (s *State) Release(ctx context.Context, key gateway.RetransmitKey) error {
 		delete(sh.rt, key)
 	}
 	return nil
+}
+
+// evictSample is how many entries an insertion into a full shard looks at to evict one.
+const evictSample = 16
+
+// makeRoomRT evicts the oldest of a few sampled stored responses when the shard is at its share
+// of MaxResponses. Go's map iteration starts at a random place, which makes the sample random.
+// Reservations in progress and entries younger than MinKeep are never evicted.
+func (s *State) makeRoomRT(sh *shard, now time.Time) {
+	if len(sh.rt) < s.perShard(s.cfg.MaxResponses) {
+		return
+	}
+	var victim gateway.RetransmitKey
+	var oldest time.Time
+	n := 0
+	for k, e := range sh.rt {
+		if e.done && now.Sub(e.created) >= s.cfg.MinKeep && (oldest.IsZero() || e.created.Before(oldest)) {
+			victim, oldest = k, e.created
+		}
+		if n++; n == evictSample {
+			break
+		}
+	}
+	if !oldest.IsZero() {
+		delete(sh.rt, victim)
+	}
 }

@@ -11,6 +11,7 @@ import (
 // returning it by value is a deep copy.
 type txnEntry struct {
 	rec     gateway.TxnRecord
+	created time.Time
 	expires time.Time
 }
 
@@ -27,7 +28,10 @@ func (s *State) PutTxn(ctx context.Context, rec gateway.TxnRecord) error {
 	if e := sh.txns[key]; e != nil && now.Before(e.expires) {
 		return &OpError{Op: "put txn", Err: gateway.ErrExists}
 	}
-	sh.txns[key] = &txnEntry{rec: rec, expires: now.Add(s.cfg.TxnTTL)}
+	if sh.txns[key] == nil {
+		s.makeRoomTxn(sh, now)
+	}
+	sh.txns[key] = &txnEntry{rec: rec, created: now, expires: now.Add(s.cfg.TxnTTL)}
 	return nil
 }
 
@@ -62,4 +66,34 @@ func (s *State) UpdateTxn(ctx context.Context, rec gateway.TxnRecord) (gateway.T
 	rec.Version++
 	e.rec = rec
 	return rec, nil
+}
+
+// makeRoomTxn evicts the oldest of a few sampled transactions older than MinKeep when the shard
+// is at its share of MaxTxns: a void or refund naming an evicted original gets 25.
+func (s *State) makeRoomTxn(sh *shard, now time.Time) {
+	if len(sh.txns) < s.perShard(s.cfg.MaxTxns) {
+		return
+	}
+	var victim gateway.TxnKey
+	var oldest time.Time
+	n := 0
+	for k, e := range sh.txns {
+		if now.Sub(e.created) >= s.cfg.MinKeep && (oldest.IsZero() || e.created.Before(oldest)) {
+			victim, oldest = k, e.created
+		}
+		if n++; n == evictSample {
+			break
+		}
+	}
+	if !oldest.IsZero() {
+		delete(sh.txns, victim)
+	}
+}
+
+// perShard is a shard's share of a bound (at least 1).
+func (s *State) perShard(max int) int {
+	if n := max / len(s.shards); n > 0 {
+		return n
+	}
+	return 1
 }
