@@ -48,9 +48,9 @@ const (
 	// in Redis with their full lifetimes instead.
 	DefaultMaxResponses = 1 << 18
 	DefaultMaxTxns      = 1 << 19
-	// DefaultMinKeep is how young an entry may be and still never be evicted for room: longer
-	// than any terminal waits before retransmitting or reversing.
-	DefaultMinKeep = 10 * time.Minute
+	// DefaultMinKeep is how young an entry may be and still never be evicted for room: twice a
+	// terminal's usual 60 s timeout, so retransmissions and reversals still find their entry.
+	DefaultMinKeep = 2 * time.Minute
 )
 
 // Config configures a State. The zero Config is valid and means the defaults.
