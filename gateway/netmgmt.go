@@ -91,6 +91,7 @@ func (p *Processor) signOn(ctx context.Context, t *txn) ([]byte, error) {
 	if code := p.checkSN(ctx, t, t.req.Field(11), true); code != "" {
 		return p.reject(ctx, t, code)
 	}
+	reported := t.term.SoftwareVersion // from 59/05, before the rotation re-reads the terminal
 	layout, err := hsm.ParseSignOnLayout(threeDigits(t.cls.netCode))
 	if err != nil {
 		return p.reject(ctx, t, "40")
@@ -115,6 +116,7 @@ func (p *Processor) signOn(ctx context.Context, t *txn) ([]byte, error) {
 	if err != nil {
 		return p.systemError(ctx, t, "key rotation", err)
 	}
+	t.term.SoftwareVersion = reported
 	p.begin(t, echoNetMgmt[:])
 	_ = t.resp.SetString(32, p.cfg.AcquirerID)
 	_ = t.resp.Set(37, p.newRRN(t))
