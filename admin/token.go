@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"github.com/posgate/posgate/internal/securefile"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -101,34 +102,9 @@ func LoadOrCreateToken(path string) (tok string, created bool, err error) {
 
 // writeNewFile writes data to path (mode 0600) atomically, failing with fs.ErrExist if path
 // exists. data is wiped afterwards.
-func writeNewFile(path string, data []byte) (err error) {
+func writeNewFile(path string, data []byte) error {
 	defer clear(data)
-	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, ".admin-token-*.tmp")
-	if err != nil {
-		return err
-	}
-	tmpName := tmp.Name()
-	defer os.Remove(tmpName) // after the link this only drops the temporary name
-	if err = tmp.Chmod(0o600); err == nil {
-		if _, err = tmp.Write(data); err == nil {
-			err = tmp.Sync()
-		}
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return err
-	}
-	if err = os.Link(tmpName, path); err != nil {
-		return err
-	}
-	if d, derr := os.Open(dir); derr == nil {
-		_ = d.Sync() // make the new name durable; not every platform can sync a directory
-		_ = d.Close()
-	}
-	return nil
+	return securefile.CreateNew(path, data, 0o600)
 }
 
 // tokenChecker compares presented tokens with the configured one in constant time. Both sides

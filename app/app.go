@@ -27,6 +27,7 @@ import (
 	"github.com/posgate/posgate/gateway/redisstate"
 	"github.com/posgate/posgate/hsm"
 	"github.com/posgate/posgate/internal/redisconn"
+	"github.com/posgate/posgate/internal/securefile"
 	"github.com/posgate/posgate/journal"
 	"github.com/posgate/posgate/natsembed"
 	"github.com/posgate/posgate/routing"
@@ -267,7 +268,7 @@ func (n *Node) startNATS(ctx context.Context) error {
 		n.nats = srv
 		n.onShutdown(srv.Shutdown)
 		url = srv.ClientURL()
-		if err := writeFileAtomic(filepath.Join(n.cfg.DataDir, "nats.url"), []byte(url+"\n"), 0o600); err != nil {
+		if err := securefile.Replace(filepath.Join(n.cfg.DataDir, "nats.url"), []byte(url+"\n"), 0o600); err != nil {
 			return err
 		}
 	}

@@ -5,13 +5,13 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/posgate/posgate/internal/securefile"
 	"os"
-	"path/filepath"
 	"strings"
 )
 
 // loadOrCreateSecret reads n bytes of hex from path, or generates them and writes the file
-// with mode 0600 atomically (temporary file, fsync, rename).
+// with mode 0600 atomically, never over an existing file.
 func loadOrCreateSecret(path string, n int) ([]byte, error) {
 	b, err := os.ReadFile(path)
 	if err == nil {
@@ -28,35 +28,11 @@ func loadOrCreateSecret(path string, n int) ([]byte, error) {
 	if _, err := rand.Read(v); err != nil {
 		return nil, err
 	}
-	if err := writeFileAtomic(path, []byte(hex.EncodeToString(v)+"\n"), 0o600); err != nil {
+	if err := securefile.CreateNew(path, []byte(hex.EncodeToString(v)+"\n"), 0o600); err != nil {
+		if errors.Is(err, os.ErrExist) { // another process created it first: use theirs
+			return loadOrCreateSecret(path, n)
+		}
 		return nil, err
 	}
 	return v, nil
-}
-
-// writeFileAtomic writes data to a temporary file in path's directory, syncs it and renames it
-// over path.
-func writeFileAtomic(path string, data []byte, mode os.FileMode) error {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	defer os.Remove(tmp)
-	if err := f.Chmod(mode); err != nil {
-		f.Close()
-		return err
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
 }

@@ -23,7 +23,7 @@ var allowed = map[string][]string{
 	"gateway":    {"codec", "hsm", "terminal", "routing", "journal", "internal"},
 	"settlement": {"journal"},
 	"adminapi":   {},
-	"admin":      {"terminal", "journal", "settlement", "adminapi", "hsm"},
+	"admin":      {"terminal", "journal", "settlement", "adminapi", "hsm", "internal"},
 	"loadtest":   {"codec", "hsm", "adminapi"},
 	"internal":   {},
 	"app":        {"codec", "hsm", "terminal", "routing", "journal", "gateway", "natsembed", "admin", "adminapi", "settlement", "internal"},
