@@ -81,6 +81,10 @@ type Config struct {
 	AdminListen string
 	// AdminToken is the admin API's bearer token; "" loads or creates DataDir/admin.token.
 	AdminToken string
+	// DemoTerminals seeds an empty in-memory registry with one demo merchant and this many
+	// terminals, their activation codes in DataDir/demo-terminals.csv (embedded default only;
+	// posgate serve seeds 10). 0: none.
+	DemoTerminals int
 	// Settlement configures the automatic T+1 settlement (settle.go).
 	Settlement SettlementConfig
 }
@@ -159,6 +163,11 @@ func Start(ctx context.Context, cfg Config, log *zap.Logger) (n *Node, err error
 	}
 	if err := n.startUpstream(ctx); err != nil {
 		return nil, err
+	}
+	if cfg.Redis == "" {
+		if err := n.seedDemo(ctx, cfg.DemoTerminals); err != nil {
+			return nil, fmt.Errorf("demo terminals: %w", err)
+		}
 	}
 	if err := n.startGateway(ctx); err != nil {
 		return nil, err

@@ -55,6 +55,7 @@ type serveConfig struct {
 	SettleOut       string        `yaml:"settlement_out"`
 	SettleDelay     time.Duration `yaml:"settlement_delay"`
 	NoSettle        bool          `yaml:"settlement_disabled"`
+	DemoTerminals   int           `yaml:"demo_terminals"`
 }
 
 func runServe(args []string, _ io.Reader, _, stderr io.Writer) int {
@@ -87,6 +88,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 	fs.StringVar(&c.SettleOut, "settle-out", "", "settlement files directory; default DATA/settlement")
 	fs.DurationVar(&c.SettleDelay, "settle-delay", app.DefaultSettleDelay, "settle each business date this long after its cut-off")
 	fs.BoolVar(&c.NoSettle, "no-settle", false, "do not settle automatically (posgate settle runs it by hand)")
+	fs.IntVar(&c.DemoTerminals, "demo-terminals", 10, "embedded default: seed an empty registry with this many demo terminals (codes in DATA/demo-terminals.csv)")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: posgate serve [--listen :8583] [--admin-listen :8080] [--data ./data] [--nats URL] [--redis URL] [--routes FILE] [--config FILE]")
 		fmt.Fprintln(stderr, "Without --nats and --redis: the embedded default (in-process NATS with JetStream, in-memory")
@@ -186,6 +188,9 @@ func mergeConfigFile(path string, fs *flag.FlagSet, c *serveConfig) error {
 	if !set["no-settle"] && file.NoSettle {
 		c.NoSettle = true
 	}
+	if !set["demo-terminals"] && file.DemoTerminals != 0 {
+		c.DemoTerminals = file.DemoTerminals
+	}
 	if !set["node-id"] && file.NodeID != 0 {
 		c.NodeID = file.NodeID
 	}
@@ -208,6 +213,12 @@ func (c *serveConfig) appConfig(getenv func(string) string) (app.Config, error) 
 		RoutesFile: c.Routes, JournalReplicas: c.JournalReplicas, SimLatency: c.SimLatency, SimDrop: c.SimDrop}
 	cfg.Simulator = c.NATS == ""
 	cfg.Settlement.Out, cfg.Settlement.Delay, cfg.Settlement.Disabled = c.SettleOut, c.SettleDelay, c.NoSettle
+	if c.DemoTerminals < 0 || c.DemoTerminals > 1000 {
+		return cfg, errors.New("--demo-terminals: must be 0-1000")
+	}
+	if c.NATS == "" && c.Redis == "" {
+		cfg.DemoTerminals = c.DemoTerminals
+	}
 	if c.SettleDelay < 0 {
 		return cfg, errors.New("--settle-delay: must not be negative")
 	}
