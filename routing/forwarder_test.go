@@ -97,7 +97,8 @@ func TestForwarder0400Then0420(t *testing.T) {
 			t.Errorf("stats while over budget: %+v", s)
 		}
 		sim := e.sim(issuersim.Config{})
-		eventually(t, "acknowledgement", func() bool { return stats(t, f).Depth == 0 })
+		// The queue empties when the message is acked; the counters follow a moment later.
+		eventually(t, "acknowledgement", func() bool { s := stats(t, f); return s.Depth == 0 && s.Acknowledged == 1 })
 		_ = sub.Unsubscribe()
 		s := stats(t, f)
 		if s.Acknowledged != 1 || s.OverBudget != 0 || s.Alerts != 1 || s.OldestAge != 0 {
