@@ -188,9 +188,9 @@ func (p *Processor) ServeFrame(ctx context.Context, f codec.Frame, w ResponseWri
 	if out == nil {
 		return // nothing to send (a duplicate still in flight that never completed)
 	}
-	werr := w.WriteFrame(out)
+	// Counted before the write, so whoever sees the response sees it counted (the dashboard).
 	p.metrics.observe(t.kind, t.code(), start, t.upstreamTime)
-	if werr != nil && t.owes {
+	if werr := w.WriteFrame(out); werr != nil && t.owes {
 		// The terminal never saw an approval: reverse it (terminal protocol §7).
 		p.reverseOwed(context.WithoutCancel(ctx), t, "98")
 	}
