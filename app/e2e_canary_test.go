@@ -259,6 +259,27 @@ func testCanary(t *testing.T, redisURL string) {
 	if err != nil || st.Flag != codec.SettleNotBalanced || st.Uploaded == 0 {
 		t.Fatalf("settle: flag %d, %d uploaded, err %v; want not balanced and an upload", st.Flag, st.Uploaded, err)
 	}
+	// The upload's difference (p3 is reversed at posgate) and the 0500's result are journaled for
+	// the settlement report.
+	var diffs, results int
+	must(t, e.node.Journal.Read(ctx, journal.Calendar{}.BusinessDate(time.Now()), func(r journal.Record) error {
+		switch {
+		case r.Type == journal.TypeBatchDifference && r.STAN == fmt.Sprintf("%06d", p3.STAN):
+			if r.BatchResult.Difference != journal.DiffNotApproved || r.Amount != 700 {
+				t.Errorf("difference record %+v", r.BatchResult)
+			}
+			diffs++
+		case r.Type == journal.TypeBatchSettlement && r.TID == term.TID():
+			if r.BatchResult.Balanced() {
+				t.Errorf("an unbalanced 0500 journaled as balanced: %+v", r.BatchResult)
+			}
+			results++
+		}
+		return nil
+	}))
+	if diffs != 1 || results != 1 {
+		t.Fatalf("journaled %d upload differences and %d batch results, want 1 and 1", diffs, results)
+	}
 	res, err = term.SignOff(ctx)
 	run("sign off", res, err, "00")
 	eventually(t, "the reversal queue to drain", func() bool { return e.reversalDepth() == 0 })
