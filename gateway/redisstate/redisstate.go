@@ -176,11 +176,7 @@ func (s *State) Ping(ctx context.Context) error {
 // Close closes the client. Calling it again returns nil; operations after Close return
 // ErrClosed.
 func (s *State) Close() error {
-	err := s.rdb.Close()
-	if errors.Is(err, redis.ErrClosed) {
-		return nil
-	}
-	return err
+	return redisconn.Close(s.rdb)
 }
 
 // wrap turns a client error into an *OpError: ErrClosed for a closed client.

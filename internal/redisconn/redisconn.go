@@ -37,3 +37,12 @@ func New(cfg Config) (*redis.Client, error) {
 	}
 	return redis.NewClient(opt), nil
 }
+
+// Close closes rdb; closing an already closed client is not an error (stores' Close is
+// idempotent).
+func Close(rdb redis.UniversalClient) error {
+	if err := rdb.Close(); err != nil && !errors.Is(err, redis.ErrClosed) {
+		return err
+	}
+	return nil
+}

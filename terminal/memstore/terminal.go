@@ -153,25 +153,19 @@ func (s *Store) BindSN(_ context.Context, tid, sn string) (terminal.Terminal, er
 	if err := terminal.ValidSN(sn); err != nil {
 		return terminal.Terminal{}, err
 	}
-	if err := s.lock(); err != nil {
-		return terminal.Terminal{}, err
-	}
-	defer s.mu.Unlock()
-	t, ok := s.terminals[tid]
-	if !ok {
-		return terminal.Terminal{}, notFound(terminal.KindTerminal, tid)
-	}
-	if t.SN == sn {
-		return t.Clone(), nil
-	}
-	if holder, ok := s.sns[sn]; ok {
-		return terminal.Terminal{}, &terminal.SNBoundError{SN: sn, TID: holder}
-	}
-	s.replaceDevice(t)
-	t.SN = sn
-	s.sns[sn] = tid
-	s.touch(t)
-	return t.Clone(), nil
+	return s.update(tid, func(t *terminal.Terminal) error {
+		if t.SN == sn {
+			return nil
+		}
+		if holder, ok := s.sns[sn]; ok {
+			return &terminal.SNBoundError{SN: sn, TID: holder}
+		}
+		s.replaceDevice(t)
+		t.SN = sn
+		s.sns[sn] = tid
+		s.touch(t)
+		return nil
+	})
 }
 
 // UnbindSN implements terminal.Store.
@@ -179,20 +173,13 @@ func (s *Store) UnbindSN(_ context.Context, tid string) (terminal.Terminal, erro
 	if err := terminal.ValidTID(tid); err != nil {
 		return terminal.Terminal{}, err
 	}
-	if err := s.lock(); err != nil {
-		return terminal.Terminal{}, err
-	}
-	defer s.mu.Unlock()
-	t, ok := s.terminals[tid]
-	if !ok {
-		return terminal.Terminal{}, notFound(terminal.KindTerminal, tid)
-	}
-	if t.SN == "" {
-		return t.Clone(), nil
-	}
-	s.replaceDevice(t)
-	s.touch(t)
-	return t.Clone(), nil
+	return s.update(tid, func(t *terminal.Terminal) error {
+		if t.SN != "" {
+			s.replaceDevice(t)
+			s.touch(t)
+		}
+		return nil
+	})
 }
 
 // replaceDevice releases t's SN and everything tied to the device: its activation code and
@@ -294,20 +281,18 @@ func (s *Store) AdvanceBatch(_ context.Context, tid string, from terminal.Batch)
 	if err := from.Validate(); err != nil {
 		return 0, err
 	}
-	if err := s.lock(); err != nil {
-		return 0, err
-	}
-	defer s.mu.Unlock()
-	t, ok := s.terminals[tid]
-	if !ok {
-		return 0, notFound(terminal.KindTerminal, tid)
-	}
-	if t.Batch != from {
-		return t.Batch, terminal.NewRecordError(terminal.KindTerminal, tid, terminal.ErrConflict)
-	}
-	t.Batch = from.Next()
-	s.changed()
-	return t.Batch, nil
+	var batch terminal.Batch
+	_, err := s.update(tid, func(t *terminal.Terminal) error {
+		batch = t.Batch
+		if t.Batch != from {
+			return terminal.NewRecordError(terminal.KindTerminal, tid, terminal.ErrConflict)
+		}
+		t.Batch = from.Next()
+		batch = t.Batch
+		s.changed()
+		return nil
+	})
+	return batch, err
 }
 
 // Seen implements terminal.Store.
@@ -319,18 +304,13 @@ func (s *Store) Seen(_ context.Context, tid, softwareVersion string) error {
 	if err := terminal.ValidSoftwareVersion(softwareVersion); err != nil {
 		return err
 	}
-	if err := s.lock(); err != nil {
-		return err
-	}
-	defer s.mu.Unlock()
-	t, ok := s.terminals[tid]
-	if !ok {
-		return notFound(terminal.KindTerminal, tid)
-	}
-	t.LastSeen = s.now()
-	if softwareVersion != "" {
-		t.SoftwareVersion = softwareVersion
-	}
-	s.changed()
-	return nil
+	_, err := s.update(tid, func(t *terminal.Terminal) error {
+		t.LastSeen = s.now()
+		if softwareVersion != "" {
+			t.SoftwareVersion = softwareVersion
+		}
+		s.changed()
+		return nil
+	})
+	return err
 }

@@ -145,11 +145,7 @@ func (s *Store) Ping(ctx context.Context) error {
 // Close closes the client. Calling it again returns nil; operations after Close return
 // terminal.ErrClosed.
 func (s *Store) Close() error {
-	err := s.rdb.Close()
-	if errors.Is(err, redis.ErrClosed) {
-		return nil
-	}
-	return err
+	return redisconn.Close(s.rdb)
 }
 
 // now returns the store's time with microsecond precision, the precision stored.
