@@ -16,6 +16,11 @@ import (
 // DefaultPrefix is the key prefix: keys are PREFIX{stan}:ROUTE:YYYYMMDD.
 const DefaultPrefix = "pg:"
 
+// keep is how long a day's counter lives at least after its first draw: two days, so a request
+// of that day that arrives late (a clock a little behind, a retry) still continues the day's
+// sequence instead of starting it again at 1.
+const keep = 48 * time.Hour
+
 // ErrRedis wraps every Redis failure; its text holds no key or value.
 var ErrRedis = errors.New("redisstan: redis failed")
 
@@ -35,11 +40,17 @@ func New(rdb redis.UniversalClient, prefix string) *Source {
 	return &Source{rdb: rdb, prefix: prefix}
 }
 
-// next increments the day's counter and sets it to expire two days after the day began, in
-// one round trip.
+// next increments the day's counter and, on its first draw, sets it to expire two days after
+// the day began — or, for a day already that old, two days after Redis's own clock: the expiry
+// is never in the past (an EXPIREAT in the past deletes the key at once, and every draw would
+// return 1). ARGV[1] is the day's start + 48 h, ARGV[2] the minimum lifetime in seconds.
 var next = redis.NewScript(`
 local n = redis.call('INCR', KEYS[1])
-if n == 1 then redis.call('EXPIREAT', KEYS[1], ARGV[1]) end
+if n == 1 then
+  local now = tonumber(redis.call('TIME')[1])
+  local at = math.max(tonumber(ARGV[1]), now + tonumber(ARGV[2]))
+  redis.call('EXPIREAT', KEYS[1], at)
+end
 return n`)
 
 // NextSTAN implements routing.STANSource: the day's counter, reduced to 1–999999.
@@ -47,7 +58,8 @@ func (s *Source) NextSTAN(ctx context.Context, route string, at time.Time) (uint
 	day := at.UTC()
 	start := time.Date(day.Year(), day.Month(), day.Day(), 0, 0, 0, 0, time.UTC)
 	key := s.prefix + "{stan}:" + route + ":" + start.Format("20060102")
-	n, err := next.Run(ctx, s.rdb, []string{key}, strconv.FormatInt(start.Add(48*time.Hour).Unix(), 10)).Int64()
+	n, err := next.Run(ctx, s.rdb, []string{key},
+		strconv.FormatInt(start.Add(keep).Unix(), 10), strconv.FormatInt(int64(keep/time.Second), 10)).Int64()
 	if err != nil {
 		return 0, errors.Join(ErrRedis, err)
 	}

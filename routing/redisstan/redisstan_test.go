@@ -12,6 +12,11 @@ import (
 	"github.com/posgate/posgate/routing/redisstan"
 )
 
+// dayKey is the counter's key for route on at's UTC day.
+func dayKey(route string, at time.Time) string {
+	return "pg:{stan}:" + route + ":" + at.UTC().Format("20060102")
+}
+
 func TestSharedAcrossNodes(t *testing.T) {
 	srv := redistest.Start(t)
 	ctx := context.Background()
@@ -20,7 +25,8 @@ func TestSharedAcrossNodes(t *testing.T) {
 	b := redis.NewClient(&redis.Options{Addr: srv.Addr})
 	t.Cleanup(func() { a.Close(); b.Close() })
 	sa, sb := redisstan.New(a, ""), redisstan.New(b, "")
-	at := time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
+	// The day is today's, whenever the test runs: the counter lives relative to Redis's clock.
+	at := time.Now().UTC()
 	seen := map[uint32]bool{}
 	var mu sync.Mutex
 	var wg sync.WaitGroup
@@ -54,15 +60,43 @@ func TestSharedAcrossNodes(t *testing.T) {
 	if n, _ := sa.NextSTAN(ctx, "cup", at.Add(24*time.Hour)); n != 1 {
 		t.Fatalf("first STAN of the next day: %d", n)
 	}
-	if ttl := a.TTL(ctx, "pg:{stan}:cup:20261122").Val(); ttl <= 0 {
+	if ttl := a.TTL(ctx, dayKey("cup", at)).Val(); ttl <= 0 {
 		t.Fatalf("day key has no expiry: %v", ttl)
 	}
 	// The counter wraps after 999999.
-	a.Set(ctx, "pg:{stan}:onus:20261122", 999_998, 0)
+	a.Set(ctx, dayKey("onus", at), 999_998, 0)
 	if n1, _ := sa.NextSTAN(ctx, "onus", at); n1 != 999_999 {
 		t.Fatalf("STAN 999999: %d", n1)
 	}
 	if n2, _ := sa.NextSTAN(ctx, "onus", at); n2 != 1 {
 		t.Fatalf("after 999999: %d", n2)
+	}
+}
+
+// TestLateRequestsStayUnique: a request whose time lies days in the past (a day whose "start +
+// 48 h" expiry has passed) still draws unique STANs, and its key lives two days from now. The
+// old code set that expiry in the past, Redis deleted the key on every draw, and every draw
+// returned 1.
+func TestLateRequestsStayUnique(t *testing.T) {
+	srv := redistest.Start(t)
+	ctx := context.Background()
+	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr})
+	t.Cleanup(func() { rdb.Close() })
+	s := redisstan.New(rdb, "")
+	for _, age := range []time.Duration{72 * time.Hour, 10 * 24 * time.Hour, 400 * 24 * time.Hour} {
+		at := time.Now().Add(-age)
+		for want := uint32(1); want <= 5; want++ {
+			n, err := s.NextSTAN(ctx, "cup", at)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n != want {
+				t.Fatalf("%v old: draw %d returned STAN %d", age, want, n)
+			}
+		}
+		ttl := rdb.TTL(ctx, dayKey("cup", at)).Val()
+		if ttl < 47*time.Hour || ttl > 48*time.Hour {
+			t.Fatalf("%v old: key lives %v, want about 48 h from now", age, ttl)
+		}
 	}
 }
