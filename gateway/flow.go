@@ -62,6 +62,7 @@ func (p *Processor) once(ctx context.Context, t *txn) ([]byte, error) {
 		body = body[:off]
 	}
 	hash := p.contentHash(body)
+	t.hash, t.hashed = hash, true
 	for wait := 5 * time.Millisecond; ; wait = min(2*wait, 200*time.Millisecond) {
 		// The reservation lives as long as a transaction may take, so one left by a crashed
 		// node frees the key soon; the response, once stored, lives a business day.

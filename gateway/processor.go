@@ -35,7 +35,12 @@ type Registry interface {
 
 // Upstream sends authorizations to issuers (routing.Client).
 type Upstream interface {
+	// Authorize sends a request that moves no money (a balance inquiry).
 	Authorize(ctx context.Context, route string, req *routing.Request) (routing.Result, error)
+	// Prepare draws the identifiers of a request (STAN, transmission time) so its intent can
+	// be journaled before AuthorizeAs sends it under them.
+	Prepare(ctx context.Context, route string, typ routing.TxnType) (routing.Sent, error)
+	AuthorizeAs(ctx context.Context, route string, req *routing.Request, s routing.Sent) (routing.Result, error)
 	Table() *routing.Table
 }
 

@@ -3,18 +3,24 @@ package gateway
 import (
 	"context"
 	"errors"
+	"time"
 
 	"go.uber.org/zap"
 
 	"github.com/posgate/posgate/journal"
+	"github.com/posgate/posgate/routing"
 )
 
 // reversal answers a terminal's 0400 (terminal protocol §7): the original — found by TID, batch
 // and the reversal's STAN, which is the original's — is reversed upstream through the durable
 // queue, taken out of the batch totals and journaled as reversed. The answer is 00 once the
-// reversal is safely queued, also for an unknown or declined original (recorded). An unknown
-// original may still be on its way upstream: a tombstone under its key makes its approval, if
-// it comes, reverse itself.
+// reversal is queued and journaled (96 otherwise: the terminal repeats it), also for an unknown
+// or declined original (recorded).
+//
+// An unknown original was never sent upstream by this node: every request that moves money is
+// written ahead before it leaves, and a restarted node rebuilds its index from the journal and
+// reverses its open intents before it listens (recover.go). It may still be on its way upstream
+// on another node: a tombstone under its key makes its approval, if it comes, reverse itself.
 func (p *Processor) reversal(ctx context.Context, t *txn) ([]byte, error) {
 	if code := p.authenticate(ctx, t); code != "" {
 		return p.decline(ctx, t, code)
@@ -39,8 +45,7 @@ func (p *Processor) reversal(ctx context.Context, t *txn) ([]byte, error) {
 			BusinessDate: t.bizDate, CreatedAt: t.start}
 		if err = p.d.State.PutTxn(ctx, tomb); err == nil {
 			p.log.Info("reversal of an unknown original recorded", zap.String("tid", key.TID))
-			p.journalTerminalReversal(ctx, t, &tomb, reason)
-			return p.reversed(ctx, t)
+			return p.reversedJournaled(ctx, t, &tomb, reason)
 		}
 		if errors.Is(err, ErrExists) { // the original landed meanwhile
 			orig, err = p.d.State.GetTxn(ctx, key)
@@ -51,29 +56,75 @@ func (p *Processor) reversal(ctx context.Context, t *txn) ([]byte, error) {
 	}
 	switch orig.Status {
 	case TxnReversed:
-		return p.reversed(ctx, t) // reversed already (a repeat with other content, or posgate's own)
+		// Reversed already (a repeat, or posgate's own reversal of an answer the terminal never
+		// got): journal it again — the journal keeps one record per id — so a reversal whose
+		// first journaling failed is journaled now.
+		return p.reversedJournaled(ctx, t, &orig, reason)
 	case TxnDeclined:
-		p.journalTerminalReversal(ctx, t, &orig, reason)
 		_, _ = p.d.State.UpdateTxn(ctx, withStatus(orig, TxnReversed))
-		return p.reversed(ctx, t)
+		return p.reversedJournaled(ctx, t, &orig, reason)
 	}
-	rev := reversalOf(&orig, reason)
+	if err := p.reverseApproval(ctx, t, &orig, reason, true, nil); err != nil {
+		return p.decline(ctx, t, "96") // not safely queued or journaled: the terminal will repeat it
+	}
+	return p.reversed(ctx, t)
+}
+
+// reversedJournaled journals the reversal of rec and answers 00, or 96 when the journal fails.
+func (p *Processor) reversedJournaled(ctx context.Context, t *txn, rec *TxnRecord, reason string) ([]byte, error) {
+	if err := p.journalReversal(ctx, t, rec, reason, nil); err != nil {
+		return p.decline(ctx, t, "96")
+	}
+	return p.reversed(ctx, t)
+}
+
+// reverseApproval reverses rec, approved upstream, whose approval must not stand: the reversal
+// is queued upstream (durably), the transaction marked reversed, and the reversal journaled —
+// settlement then excludes the original. counted means the approval had reached the batch
+// totals and, for a follow-up, its original: both are undone. answer, when not nil, is what the
+// terminal was told instead of the approval; the reversal record keeps it for the request's
+// retransmissions after a restart.
+//
+// For the terminal's own 0400 an error is returned when the reversal could not be queued or
+// journaled (the terminal repeats it); for posgate's own reversals nothing can be repeated, so
+// the failure is logged for operators and the rest still done.
+func (p *Processor) reverseApproval(ctx context.Context, t *txn, rec *TxnRecord, reason string, counted bool, answer []byte) error {
+	rev := reversalOf(rec, reason)
 	rev.ProcessingCode = t.procCode()
-	if err := p.queueReversal(ctx, &rev); err != nil {
-		return p.decline(ctx, t, "96") // not safely queued: the terminal will repeat it
+	if err := p.queueReversal(ctx, &rev); err != nil && t.kind == KindReversal {
+		return err
 	}
-	p.markReversed(ctx, key)
-	if d := totalsDelta(info, orig.Amount); d != (Totals{}) {
+	p.markReversed(ctx, rec.Key())
+	if counted {
+		p.uncount(ctx, rec)
+	}
+	return p.journalReversal(ctx, t, rec, reason, answer)
+}
+
+// uncount takes a reversed approval out of its batch totals and, for a follow-up, out of its
+// original (a reversed void leaves the purchase standing again).
+func (p *Processor) uncount(ctx context.Context, rec *TxnRecord) {
+	k := kindOfType(rec.Type)
+	info := kinds[k]
+	if d := totalsDelta(info, rec.Amount); d != (Totals{}) {
 		neg := Totals{-d.DebitAmount, -d.DebitCount, -d.CreditAmount, -d.CreditCount}
-		if _, err := p.d.State.AddTotals(ctx, orig.TID, orig.Batch, orig.ID+":reversed", neg); err != nil {
+		if _, err := p.d.State.AddTotals(ctx, rec.TID, rec.Batch, rec.ID+":reversed", neg); err != nil {
 			p.log.Error("batch totals not updated", zap.Error(err))
 		}
 	}
 	if info.original != KindUnsupported {
-		p.undoOnOriginal(ctx, origKind, orig.Original, orig.Amount)
+		p.undoOnOriginal(ctx, k, rec.Original, rec.Amount)
 	}
-	p.journalTerminalReversal(ctx, t, &orig, reason)
-	return p.reversed(ctx, t)
+}
+
+// kindOfType is the financial kind whose journal type is typ (KindUnsupported for none).
+func kindOfType(typ journal.TxnType) Kind {
+	for k, info := range kinds {
+		if info.journal == typ && typ != 0 {
+			return k
+		}
+	}
+	return KindUnsupported
 }
 
 func withStatus(r TxnRecord, s TxnStatus) TxnRecord {
@@ -89,15 +140,28 @@ func (p *Processor) reversed(ctx context.Context, t *txn) ([]byte, error) {
 	return p.finish(ctx, t, true)
 }
 
-// journalTerminalReversal records the reversal of rec in the journal (settlement nets it
-// against the original). A failure is logged: the reversal itself is queued upstream already.
-func (p *Processor) journalTerminalReversal(ctx context.Context, t *txn, rec *TxnRecord, reason string) {
-	p.journalReversal(ctx, t, rec, reason)
+// journalReversal appends the reversal record of rec (TxnID rec.ID + "-R"): it closes the
+// write-ahead intent and makes settlement exclude the original. answer: see reverseApproval.
+// A failure is logged and returned.
+func (p *Processor) journalReversal(ctx context.Context, t *txn, rec *TxnRecord, reason string, answer []byte) error {
+	date := rec.BusinessDate
+	if date.IsZero() {
+		date = t.bizDate
+	}
+	jr := p.reversalRecord(rec, reason, string(t.req.Field(3)), t.start, date)
+	if answer != nil {
+		jr.RequestHash, jr.Answer = t.hashHex(), string(answer)
+	}
+	err := p.d.Journal.Append(ctx, jr)
+	if err != nil {
+		p.log.Error("reversal not journaled", zap.String("txn", rec.ID), zap.Error(err))
+	}
+	return err
 }
 
-// journalReversal appends the reversal record of rec.
-func (p *Processor) journalReversal(ctx context.Context, t *txn, rec *TxnRecord, reason string) {
-	proc := string(t.req.Field(3))
+// reversalRecord is the journal record of the reversal of rec, requested at at, filed under
+// the original's business date.
+func (p *Processor) reversalRecord(rec *TxnRecord, reason, proc string, at time.Time, date journal.Date) journal.Record {
 	if len(proc) != 6 {
 		proc = "000000"
 	}
@@ -109,19 +173,15 @@ func (p *Processor) journalReversal(ctx context.Context, t *txn, rec *TxnRecord,
 	if !kind.Valid() {
 		kind = journal.CardDebit
 	}
-	date := rec.BusinessDate
-	if date.IsZero() {
-		date = t.bizDate
-	}
-	jr := journal.Record{
-		TxnID: rec.ID + "-R", Type: journal.TypeReversal, MTI: "0400", ProcessingCode: proc, Amount: rec.Amount,
+	return journal.Record{
+		TxnID: rec.ID + reversalSuffix, Type: journal.TypeReversal, MTI: "0400", ProcessingCode: proc, Amount: rec.Amount,
 		Currency: cur, MaskedPAN: rec.MaskedPAN, PANToken: rec.PANToken, CardKind: kind, TID: rec.TID, MID: rec.MID,
 		Batch: sixDigits(rec.Batch), STAN: sixDigits(rec.STAN), RRN: rec.RRN, ResponseCode: reasonCode(reason),
-		Route: rec.Route, RequestTime: t.start, ResponseTime: p.cfg.Now(), BusinessDate: date,
+		Route: rec.Route, RequestTime: at, ResponseTime: p.cfg.Now(), BusinessDate: date,
 		Original: journal.OriginalRef{TxnID: rec.ID, RRN: rec.RRN, Batch: sixDigits(rec.Batch), STAN: sixDigits(rec.STAN), Date: date},
-	}
-	if err := p.d.Journal.Append(ctx, jr); err != nil {
-		p.log.Error("reversal not journaled", zap.String("txn", rec.ID), zap.Error(err))
+		Of:       rec.Type,
+		Upstream: journal.Upstream{MTI: rec.UpstreamMTI, STAN: rec.UpstreamSTAN, Transmission: rec.UpstreamTransmission},
+		Node:     uint8(p.cfg.NodeID),
 	}
 }
 
@@ -130,4 +190,56 @@ func reasonCode(r string) string {
 		return r
 	}
 	return "06"
+}
+
+// reversalOf is the reversal to queue upstream if rec's approval cannot stand.
+func reversalOf(rec *TxnRecord, reason string) routing.Reversal {
+	return routing.Reversal{
+		ID: rec.ID, Route: rec.Route, ProcessingCode: "", Amount: rec.Amount, Currency: rec.Currency,
+		Original: routing.Original{MTI: rec.UpstreamMTI, STAN: rec.UpstreamSTAN, Transmission: rec.UpstreamTransmission},
+		RRN:      rec.RRN, AuthCode: rec.AuthCode, TID: rec.TID, MID: rec.MID, Reason: reason,
+	}
+}
+
+// queueReversal stores a reversal upstream durably; if even that fails the reversal is logged
+// for operators (without card data): it must not be forgotten.
+func (p *Processor) queueReversal(ctx context.Context, rev *routing.Reversal) error {
+	if rev.ProcessingCode == "" {
+		rev.ProcessingCode = "000000"
+	}
+	// reversalOf leaves the original's id. The reversal's id names the upstream request it
+	// reverses (its STAN): the queue stores one reversal per id, and a second request under
+	// the same transaction id (a retransmission processed again) needs a reversal of its own.
+	rev.ID += reversalSuffix + sixDigits(rev.Original.STAN)
+	p.metrics.ReversalsOwed.WithLabelValues(reasonLabel(rev.Reason)).Inc()
+	err := p.d.Reversals.Enqueue(ctx, rev)
+	if err != nil {
+		p.log.Error("REVERSAL NOT QUEUED: reverse by hand", zap.String("txn", rev.ID), zap.String("route", rev.Route),
+			zap.String("rrn", rev.RRN), zap.Int64("amount_fen", rev.Amount), zap.Error(err))
+	}
+	return err
+}
+
+// reverseOwed reverses an approval the terminal never received: queued upstream, taken out of
+// the batch totals, and journaled, so settlement does not pay the merchant for it and the
+// terminal's 0400 finds it reversed.
+func (p *Processor) reverseOwed(ctx context.Context, t *txn, reason string) {
+	key := TxnKey{TID: t.owed.TID, Batch: t.cls.f60.Batch, STAN: stanOf(t)}
+	rec, err := p.d.State.GetTxn(ctx, key)
+	if err != nil || rec.ID != t.owed.ID {
+		// The index cannot say more: still reverse upstream, and journal what the queue knows.
+		t.owed.Reason = reason
+		_ = p.queueReversal(ctx, &t.owed)
+		p.log.Error("undelivered approval reversed without its index record", zap.String("txn", t.owed.ID), zap.Error(err))
+		return
+	}
+	_ = p.reverseApproval(ctx, t, &rec, reason, true, nil)
+}
+
+func reasonLabel(r string) string {
+	switch r {
+	case "98", "96", "A0", "06", "22", "13":
+		return r
+	}
+	return "other"
 }

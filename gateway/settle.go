@@ -44,7 +44,7 @@ func (p *Processor) settle(ctx context.Context, t *txn) ([]byte, error) {
 		zap.Bool("balanced", flag == codec.SettleBalanced),
 		zap.Int64("our_debit_fen", ours.DebitAmount), zap.Int64("our_credit_fen", ours.CreditAmount),
 		zap.Int64("their_debit_fen", sum.DebitAmount), zap.Int64("their_credit_fen", sum.CreditAmount))
-	p.journalBatch(ctx, t, journal.Record{
+	result := journal.Record{
 		Type: journal.TypeBatchSettlement, TxnID: p.batchID(t, "settle"), MTI: "0500", ResponseCode: "00",
 		BatchResult: journal.BatchResult{
 			Terminal: journal.Totals{DebitCount: int64(sum.DebitCount), DebitAmount: sum.DebitAmount,
@@ -52,7 +52,7 @@ func (p *Processor) settle(ctx context.Context, t *txn) ([]byte, error) {
 			Posgate: journal.Totals{DebitCount: ours.DebitCount, DebitAmount: ours.DebitAmount,
 				CreditCount: ours.CreditCount, CreditAmount: ours.CreditAmount},
 		},
-	})
+	}
 	if _, err := p.d.Registry.AdvanceBatch(ctx, t.term.TID, terminal.Batch(batch)); err != nil &&
 		!errors.Is(err, terminal.ErrConflict) {
 		p.log.Warn("batch not advanced", zap.String("tid", t.term.TID), zap.Error(err))
@@ -67,7 +67,14 @@ func (p *Processor) settle(ctx context.Context, t *txn) ([]byte, error) {
 	_ = t.resp.Set(48, t.buf)
 	t.setCode("00")
 	p.seen(ctx, t)
-	return p.finish(ctx, t, true)
+	out, err := p.finish(ctx, t, true)
+	if err == nil {
+		// Journaled with its answer: a 0500 retransmitted after a restart is answered from it,
+		// and the batch is not settled twice.
+		result.RequestHash, result.Answer = t.hashHex(), string(out)
+		p.journalBatch(ctx, t, result)
+	}
+	return out, err
 }
 
 // batchUpload answers a 0320: each uploaded record is compared with posgate's own transaction
@@ -138,6 +145,7 @@ func (p *Processor) journalBatch(ctx context.Context, t *txn, rec journal.Record
 		rec.STAN = sixDigits(stanOf(t))
 	}
 	rec.RequestTime, rec.ResponseTime, rec.BusinessDate = t.start, p.cfg.Now(), t.bizDate
+	rec.Node = uint8(p.cfg.NodeID)
 	if err := p.d.Journal.Append(ctx, rec); err != nil {
 		p.log.Error("batch event not journaled", zap.String("tid", t.term.TID), zap.Error(err))
 	}

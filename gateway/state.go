@@ -30,6 +30,10 @@ type State interface {
 	// Release drops a reservation that produced no response, so a retransmission is processed
 	// afresh.
 	Release(ctx context.Context, key RetransmitKey) error
+	// Restore stores resp as the answer of the request key whose content hashes to hash — an
+	// answer recovered from the journal after a crash — unless an answer is stored already. A
+	// reservation (left by the crashed process) is replaced. resp is copied.
+	Restore(ctx context.Context, key RetransmitKey, hash ContentHash, resp []byte, ttl time.Duration) error
 
 	// PutTxn stores a new transaction under its TxnKey. ErrExists when the key is taken.
 	PutTxn(ctx context.Context, rec TxnRecord) error

@@ -34,8 +34,8 @@ func TestBatchRecordRoundTrip(t *testing.T) {
 				t.Fatalf("Validate: %v", err)
 			}
 			b, _ := rec.AppendBinary(nil)
-			if b[0] != batchVersion {
-				t.Fatalf("version byte = %d, want %d", b[0], batchVersion)
+			if b[0] != extVersion {
+				t.Fatalf("version byte = %d, want %d", b[0], extVersion)
 			}
 			var got Record
 			if err := got.UnmarshalBinary(b); err != nil {

@@ -27,7 +27,17 @@ import (
 //	            CreditCount, CreditAmount)
 //	uvarint length, bytes: Difference
 //
-// A card kind of 0 is allowed in version 2 (batch records have no card).
+// A card kind of 0 is allowed in versions 2 and 3 for batch records (they have
+// no card).
+//
+// Version 3 is what Append writes for every record since write-ahead intents
+// (older versions are still read): the version-2 layout for every type (the
+// BatchResult zero for financial records), followed by
+//
+//	u8      Node, u8 Of
+//	uvarint Upstream.STAN
+//	4 × (uvarint length, bytes): Upstream.MTI, Upstream.Transmission,
+//	        RequestHash, Answer
 //
 // A segment (one JetStream message) is:
 //
@@ -35,8 +45,10 @@ import (
 const (
 	recordVersion  = 1
 	batchVersion   = 2 // recordVersion plus BatchResult; batch records only
+	extVersion     = 3 // batchVersion's layout for every type, plus the extension
 	segmentVersion = 1
 	numStrings     = 18
+	numExtStrings  = 4
 	// maxRecordLen bounds one encoded record; Validate's field limits keep real
 	// records far below it.
 	maxRecordLen = 4096
@@ -72,10 +84,7 @@ func fromUnixNano(n int64) time.Time {
 // slice. It does not validate r; Append does. It allocates only if dst lacks
 // capacity.
 func (r *Record) AppendBinary(dst []byte) ([]byte, error) {
-	version := byte(recordVersion)
-	if r.Type.IsBatch() {
-		version = batchVersion
-	}
+	const version = extVersion
 	dst = append(dst, version, byte(r.Type), byte(r.CardKind))
 	dst = binary.AppendVarint(dst, r.Amount)
 	dst = binary.AppendVarint(dst, unixNano(r.RequestTime))
@@ -86,17 +95,26 @@ func (r *Record) AppendBinary(dst []byte) ([]byte, error) {
 		dst = binary.AppendUvarint(dst, uint64(len(*p)))
 		dst = append(dst, *p...)
 	}
-	if version == batchVersion {
-		for _, t := range [2]*Totals{&r.BatchResult.Terminal, &r.BatchResult.Posgate} {
-			dst = binary.AppendVarint(dst, t.DebitCount)
-			dst = binary.AppendVarint(dst, t.DebitAmount)
-			dst = binary.AppendVarint(dst, t.CreditCount)
-			dst = binary.AppendVarint(dst, t.CreditAmount)
-		}
-		dst = binary.AppendUvarint(dst, uint64(len(r.BatchResult.Difference)))
-		dst = append(dst, r.BatchResult.Difference...)
+	for _, t := range [2]*Totals{&r.BatchResult.Terminal, &r.BatchResult.Posgate} {
+		dst = binary.AppendVarint(dst, t.DebitCount)
+		dst = binary.AppendVarint(dst, t.DebitAmount)
+		dst = binary.AppendVarint(dst, t.CreditCount)
+		dst = binary.AppendVarint(dst, t.CreditAmount)
+	}
+	dst = binary.AppendUvarint(dst, uint64(len(r.BatchResult.Difference)))
+	dst = append(dst, r.BatchResult.Difference...)
+	dst = append(dst, r.Node, byte(r.Of))
+	dst = binary.AppendUvarint(dst, uint64(r.Upstream.STAN))
+	for _, p := range r.extStrings() {
+		dst = binary.AppendUvarint(dst, uint64(len(*p)))
+		dst = append(dst, *p...)
 	}
 	return dst, nil
+}
+
+// extStrings returns pointers to the version-3 string fields in encoding order.
+func (r *Record) extStrings() [numExtStrings]*string {
+	return [numExtStrings]*string{&r.Upstream.MTI, &r.Upstream.Transmission, &r.RequestHash, &r.Answer}
 }
 
 // UnmarshalBinary decodes src into r, overwriting every field. All strings of the
@@ -109,12 +127,12 @@ func (r *Record) UnmarshalBinary(src []byte) error {
 		return &CorruptError{Reason: "record truncated"}
 	}
 	version := src[0]
-	if version != recordVersion && version != batchVersion {
+	if version != recordVersion && version != batchVersion && version != extVersion {
 		return &CorruptError{Reason: "unknown record version"}
 	}
 	typ, kind := TxnType(src[1]), CardKind(src[2])
-	if !typ.Valid() || (version == batchVersion) != typ.IsBatch() ||
-		!kind.Valid() && !(version == batchVersion && kind == 0) {
+	if !typ.Valid() || version == batchVersion && !typ.IsBatch() || version == recordVersion && typ.IsBatch() ||
+		!kind.Valid() && !(version != recordVersion && typ.IsBatch() && kind == 0) {
 		return &CorruptError{Offset: 1, Reason: "unknown type or card kind"}
 	}
 	off := 3
@@ -140,24 +158,30 @@ func (r *Record) UnmarshalBinary(src []byte) error {
 	}
 	// First pass: bounds-check every length and gather the string bytes so the
 	// record's strings can share a single allocation.
-	var lens [numStrings]int
+	var lens [numStrings + numExtStrings]int
 	var scratch [maxRecordLen]byte
 	total := 0
-	for i := range lens {
-		l, n := binary.Uvarint(src[off:])
-		if n <= 0 {
-			return &CorruptError{Offset: off, Reason: "bad string length"}
+	readStrings := func(lens []int) error {
+		for i := range lens {
+			l, n := binary.Uvarint(src[off:])
+			if n <= 0 {
+				return &CorruptError{Offset: off, Reason: "bad string length"}
+			}
+			off += n
+			if l > uint64(len(src)-off) {
+				return &CorruptError{Offset: off, Reason: "string exceeds record"}
+			}
+			lens[i] = int(l)
+			total += copy(scratch[total:], src[off:off+int(l)])
+			off += int(l)
 		}
-		off += n
-		if l > uint64(len(src)-off) {
-			return &CorruptError{Offset: off, Reason: "string exceeds record"}
-		}
-		lens[i] = int(l)
-		total += copy(scratch[total:], src[off:off+int(l)])
-		off += int(l)
+		return nil
+	}
+	if err := readStrings(lens[:numStrings]); err != nil {
+		return err
 	}
 	var br BatchResult
-	if version == batchVersion {
+	if version >= batchVersion {
 		var v [8]int64
 		for i := range v {
 			x, n := binary.Varint(src[off:])
@@ -178,6 +202,23 @@ func (r *Record) UnmarshalBinary(src []byte) error {
 		}
 		off += int(l)
 	}
+	var node, of byte
+	var upSTAN uint64
+	if version == extVersion {
+		if len(src)-off < 2 {
+			return &CorruptError{Offset: off, Reason: "record truncated"}
+		}
+		node, of = src[off], src[off+1]
+		off += 2
+		v, n := binary.Uvarint(src[off:])
+		if n <= 0 || v > 999999 {
+			return &CorruptError{Offset: off, Reason: "bad upstream STAN"}
+		}
+		upSTAN, off = v, off+n
+		if err := readStrings(lens[numStrings:]); err != nil {
+			return err
+		}
+	}
 	if off != len(src) {
 		return &CorruptError{Offset: off, Reason: "trailing bytes"}
 	}
@@ -190,12 +231,20 @@ func (r *Record) UnmarshalBinary(src []byte) error {
 		ResponseTime: fromUnixNano(ints[2]),
 		BusinessDate: dates[0],
 		BatchResult:  br,
+		Node:         node,
+		Of:           TxnType(of),
 	}
 	r.Original.Date = dates[1]
+	r.Upstream.STAN = uint32(upSTAN)
 	pos := 0
 	for i, p := range r.stringFields() {
 		*p = all[pos : pos+lens[i]]
 		pos += lens[i]
+	}
+	for i, p := range r.extStrings() {
+		l := lens[numStrings+i]
+		*p = all[pos : pos+l]
+		pos += l
 	}
 	return nil
 }

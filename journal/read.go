@@ -134,7 +134,7 @@ func withSeq(err error, seq uint64) error {
 // recordTxnID returns the TxnID of an encoded record without decoding the rest;
 // the result aliases b.
 func recordTxnID(b []byte) ([]byte, error) {
-	if len(b) < 3 || b[0] != recordVersion && b[0] != batchVersion {
+	if len(b) < 3 || b[0] != recordVersion && b[0] != batchVersion && b[0] != extVersion {
 		return nil, &CorruptError{Reason: "bad record header"}
 	}
 	off := 3

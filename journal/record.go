@@ -22,6 +22,17 @@ const (
 	// and Amount are the uploaded transaction's, BatchResult.Difference says what
 	// differs. It moves no money.
 	TypeBatchDifference
+	// TypeIntent is the write-ahead record of an upstream request, appended before
+	// the request leaves for the issuer: Of is the transaction's type, Upstream
+	// the request's identifiers, Original.TxnID the id its outcome will carry. An
+	// intent without an outcome (a capture or a TypeDeclined record under that id,
+	// or its reversal) is a request whose fate posgate does not know: a restarted
+	// node reverses it upstream. It moves no money.
+	TypeIntent
+	// TypeDeclined is the outcome of an upstream request that was not approved
+	// (Of is the transaction's type, ResponseCode the issuer's answer). It moves no
+	// money; it closes the intent and keeps the answer for retransmissions.
+	TypeDeclined
 	typeEnd
 )
 
@@ -36,6 +47,8 @@ var txnTypeNames = [...]string{
 	TypeCompletionVoid:  "completion_void",
 	TypeBatchSettlement: "batch_settlement",
 	TypeBatchDifference: "batch_difference",
+	TypeIntent:          "intent",
+	TypeDeclined:        "declined",
 }
 
 // String returns the lower-case name ("purchase", "preauth_void", …) or "unknown".
@@ -53,7 +66,8 @@ func (t TxnType) Valid() bool { return t > 0 && t < typeEnd }
 // transaction (voids, refunds, reversals, completions).
 func (t TxnType) NeedsOriginal() bool {
 	switch t {
-	case TypeCompletion, TypeVoid, TypeRefund, TypeReversal, TypePreAuthVoid, TypeCompletionVoid:
+	case TypeCompletion, TypeVoid, TypeRefund, TypeReversal, TypePreAuthVoid, TypeCompletionVoid,
+		TypeIntent:
 		return true
 	}
 	return false
@@ -64,6 +78,18 @@ func (t TxnType) NeedsOriginal() bool {
 // their ProcessingCode, Currency and CardKind may be empty, and they are encoded
 // in record version 2 (see codec.go).
 func (t TxnType) IsBatch() bool { return t == TypeBatchSettlement || t == TypeBatchDifference }
+
+// MovesMoney reports whether records of type t are financial events settlement
+// books (captures and reversals), as opposed to batch events, write-ahead intents
+// and declines.
+func (t TxnType) MovesMoney() bool {
+	return t.Valid() && !t.IsBatch() && t != TypeIntent && t != TypeDeclined
+}
+
+// Reversible reports whether an upstream request of type t is undone by a
+// reversal (0400): every type that moves money except reversals themselves.
+// Refunds are reversible too in posgate's upstream contract (docs/gateway.md).
+func (t TxnType) Reversible() bool { return t.MovesMoney() && t != TypeReversal }
 
 // ParseTxnType is the inverse of TxnType.String.
 func ParseTxnType(s string) (TxnType, bool) {
@@ -161,6 +187,17 @@ type BatchResult struct {
 // answer's flag: 1 balanced, 2 not balanced).
 func (b BatchResult) Balanced() bool { return b.Terminal == b.Posgate }
 
+// Upstream identifies the request posgate sent upstream: what the issuer's own
+// records are keyed by, and field 90 of every later message about it.
+type Upstream struct {
+	MTI          string // n4: 0100, 0200, 0220 …
+	STAN         uint32 // field 11, unique per route per day
+	Transmission string // field 7, MMDDhhmmss UTC
+}
+
+// IsZero reports whether nothing was sent upstream.
+func (u Upstream) IsZero() bool { return u == Upstream{} }
+
 // Record is one captured event, the unit of the journal. It deliberately has no
 // field for track data, PIN blocks, CVV or ICC data: those never reach the
 // journal. All strings are ASCII; lengths and formats are checked by Validate.
@@ -211,6 +248,23 @@ type Record struct {
 	// BatchResult holds the 0500/0320 data of batch records (Type.IsBatch);
 	// it must be zero for other types.
 	BatchResult BatchResult
+
+	// Of is, for intents and declines, the type of the transaction they are about; for a
+	// reversal, the type of the reversed transaction (zero in records written before it).
+	Of TxnType
+	// Upstream is the request sent upstream for this transaction (with Route), zero
+	// when none was sent.
+	Upstream Upstream
+	// Node is the gateway node (its NodeID, 0–9) that wrote the record: a restarted
+	// node resolves only its own open intents.
+	Node uint8
+	// RequestHash is the keyed hash of the terminal's request (hex), which tells a
+	// retransmission from different content under the same key.
+	RequestHash string
+	// Answer is the response frame posgate gave (or was about to give) the
+	// terminal, so a retransmission after a restart gets it byte for byte. Terminal
+	// responses carry no card data (docs/terminal-flows.md).
+	Answer string
 }
 
 // Field limits enforced by Validate.
@@ -219,6 +273,9 @@ const (
 	maxTokenLen = 128
 	maxRouteLen = 32
 	maxDiffLen  = 32
+	maxHashLen  = 64
+	// MaxAnswerLen bounds Record.Answer (a terminal response frame).
+	MaxAnswerLen = 1024
 )
 
 // Validate checks every field and returns the first problem as a *RecordError.
@@ -267,6 +324,9 @@ func (r *Record) Validate() error {
 	}
 	if r.Amount < 0 {
 		return &RecordError{Field: "Amount", Err: ErrOutOfRange}
+	}
+	if err := r.validateExtension(); err != nil {
+		return err
 	}
 	if batch {
 		if len(r.Batch) != 6 {
@@ -395,6 +455,40 @@ func CheckMaskedPAN(s string) error {
 		default:
 			return ErrFormat
 		}
+	}
+	return nil
+}
+
+// validateExtension checks the fields of record version 3.
+func (r *Record) validateExtension() error {
+	about := r.Type == TypeIntent || r.Type == TypeDeclined
+	switch {
+	case about && !r.Of.Reversible(), r.Type == TypeReversal && r.Of != 0 && !r.Of.Reversible():
+		return &RecordError{Field: "Of", Err: ErrOutOfRange}
+	case !about && r.Type != TypeReversal && r.Of != 0:
+		return &RecordError{Field: "Of", Err: ErrOutOfRange}
+	case r.Node > 9:
+		return &RecordError{Field: "Node", Err: ErrOutOfRange}
+	case r.Upstream.STAN > 999999:
+		return &RecordError{Field: "Upstream.STAN", Err: ErrOutOfRange}
+	case r.Type == TypeIntent && (r.Upstream.IsZero() || r.Route == ""):
+		return &RecordError{Field: "Upstream", Err: ErrRequired}
+	case len(r.Answer) > MaxAnswerLen:
+		return &RecordError{Field: "Answer", Err: ErrFormat}
+	case len(r.RequestHash) > maxHashLen || !printable(r.RequestHash):
+		return &RecordError{Field: "RequestHash", Err: ErrFormat}
+	}
+	if err := checkField("Upstream.MTI", r.Upstream.MTI, 0, 4, true); err != nil {
+		return err
+	}
+	if len(r.Upstream.MTI) != 0 && len(r.Upstream.MTI) != 4 {
+		return &RecordError{Field: "Upstream.MTI", Err: ErrFormat}
+	}
+	if err := checkField("Upstream.Transmission", r.Upstream.Transmission, 0, 10, true); err != nil {
+		return err
+	}
+	if len(r.Upstream.Transmission) != 0 && len(r.Upstream.Transmission) != 10 {
+		return &RecordError{Field: "Upstream.Transmission", Err: ErrFormat}
 	}
 	return nil
 }

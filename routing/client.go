@@ -112,12 +112,49 @@ func (c *Client) Table() *Table { return c.table }
 // for a request that cannot be built (nothing sent), *UpstreamError for the exchange (see the
 // sentinels and OutcomeUnknown).
 func (c *Client) Authorize(ctx context.Context, route string, req *Request) (Result, error) {
-	return c.send(ctx, route, req, 0)
+	return c.send(ctx, route, req, Sent{})
 }
 
-// send is Authorize with a given STAN (0: draw one). Reversals keep the STAN they were stored
-// with across all their repeats.
-func (c *Client) send(ctx context.Context, route string, req *Request, stan uint32) (Result, error) {
+// Sent identifies one upstream request: its MTI, STAN and transmission time (field 7). It is
+// what the issuer's records are keyed by and what field 90 of a later reversal names.
+type Sent struct {
+	MTI  string
+	STAN uint32
+	At   time.Time // field 7 is At in UTC, MMDDhhmmss
+}
+
+// Transmission is field 7 of the request: At as MMDDhhmmss UTC.
+func (s Sent) Transmission() string {
+	var b [10]byte
+	return string(appendMMDDhhmmss(b[:0], s.At.UTC()))
+}
+
+// Prepare draws the identifiers of a request of type typ on route — a STAN and the
+// transmission time — without sending anything, so the caller can record them durably (a
+// write-ahead intent) before AuthorizeAs sends the request under them.
+func (c *Client) Prepare(ctx context.Context, route string, typ TxnType) (Sent, error) {
+	if c.routes[route] == nil {
+		return Sent{}, &UpstreamError{Route: route, Err: ErrUnknownRoute}
+	}
+	now := c.now()
+	stan, err := c.stan.NextSTAN(ctx, route, now)
+	if err != nil {
+		return Sent{}, &UpstreamError{Route: route, Err: ErrTransport, Cause: err}
+	}
+	return Sent{MTI: typ.MTI(), STAN: stan, At: now}, nil
+}
+
+// AuthorizeAs is Authorize under the identifiers Prepare drew.
+func (c *Client) AuthorizeAs(ctx context.Context, route string, req *Request, s Sent) (Result, error) {
+	if s.STAN == 0 {
+		return Result{}, &MappingError{Err: ErrInvalidValue}
+	}
+	return c.send(ctx, route, req, s)
+}
+
+// send is Authorize with the identifiers s (zero: draw a STAN, now as the transmission time).
+// Reversals keep the STAN they were stored with across all their repeats.
+func (c *Client) send(ctx context.Context, route string, req *Request, s Sent) (Result, error) {
 	rs := c.routes[route]
 	if rs == nil {
 		return Result{}, &UpstreamError{Route: route, Err: ErrUnknownRoute}
@@ -125,16 +162,19 @@ func (c *Client) send(ctx context.Context, route string, req *Request, stan uint
 	if req.Txn == "" {
 		return Result{}, &MappingError{Err: ErrNoTxnID}
 	}
-	now := c.now()
+	stan, at := s.STAN, s.At
+	if at.IsZero() {
+		at = c.now()
+	}
 	if stan == 0 {
 		var err error
-		if stan, err = c.stan.NextSTAN(ctx, route, now); err != nil {
+		if stan, err = c.stan.NextSTAN(ctx, route, at); err != nil {
 			return Result{}, &UpstreamError{Route: route, Err: ErrTransport, Cause: err}
 		}
 	}
 	x := c.pool.Get().(*exchange)
 	defer c.pool.Put(x)
-	if err := BuildMessage(x.req, req, stan, now); err != nil {
+	if err := BuildMessage(x.req, req, stan, at); err != nil {
 		return Result{}, err
 	}
 	return c.exchange(ctx, rs, req.Txn, x)

@@ -332,7 +332,7 @@ func (f *Forwarder) handle(msg jetstream.Msg) {
 	}
 	f.attempts.Add(1)
 	ctx, cancel := context.WithCancel(f.hard)
-	res, err := f.client.send(ctx, rev.Route, rev.request(attempt > 1), rev.STAN)
+	res, err := f.client.send(ctx, rev.Route, rev.request(attempt > 1), Sent{STAN: rev.STAN})
 	cancel()
 	if err == nil {
 		// A 0410/0430 that answers this reversal (ParseReply checked MTI, 11 and 41), whatever

@@ -37,6 +37,30 @@ func NewMemorySTAN() *MemorySTAN { return &MemorySTAN{} }
 
 // NextSTAN implements STANSource.
 func (s *MemorySTAN) NextSTAN(_ context.Context, route string, at time.Time) (uint32, error) {
+	var n uint32
+	s.update(route, at, func(d *stanDay) {
+		d.last++
+		if d.last > maxSTAN {
+			d.last = 1
+		}
+		n = d.last
+	})
+	return n, nil
+}
+
+// Advance makes the next STAN of route on at's UTC day follow last (unless the counter is
+// already past it): a node restarted on its own journal continues the day's sequence instead of
+// numbering again from 1 what the issuer has already seen.
+func (s *MemorySTAN) Advance(route string, at time.Time, last uint32) {
+	s.update(route, at, func(d *stanDay) {
+		if last > d.last && last <= maxSTAN {
+			d.last = last
+		}
+	})
+}
+
+// update runs fn on route's counter for at's UTC day (a new day starts at 0), under the lock.
+func (s *MemorySTAN) update(route string, at time.Time, fn func(*stanDay)) {
 	day := int32(at.Unix() / 86400)
 	if at.Unix() < 0 {
 		day--
@@ -50,10 +74,6 @@ func (s *MemorySTAN) NextSTAN(_ context.Context, route string, at time.Time) (ui
 	if d.day != day {
 		d = stanDay{day: day}
 	}
-	d.last++
-	if d.last > maxSTAN {
-		d.last = 1
-	}
+	fn(&d)
 	s.seq[route] = d
-	return d.last, nil
 }

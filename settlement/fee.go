@@ -39,9 +39,11 @@ type FeePlan struct {
 	Debit  Rate `json:"debit"`
 	Credit Rate `json:"credit"`
 	QR     Rate `json:"qr"`
-	// RefundReturnsFee: a refund (or a void after its sale was settled) gives back the fee
-	// computed on the refunded amount with the same rate and cap. Default false: the fee
-	// charged on the sale is kept.
+	// RefundReturnsFee: a refund gives back its proportional share of the fee charged on its
+	// sale, never more in total over all the sale's refunds than that fee (refundFee; on a
+	// capped rate only when the sale is of the refund's own date); a void after its sale was
+	// settled gives back the sale's whole fee. Default false: the fee charged on the sale is
+	// kept.
 	RefundReturnsFee bool `json:"refund_returns_fee,omitempty"`
 }
 

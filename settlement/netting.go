@@ -44,8 +44,9 @@ type outcome struct {
 type netting struct {
 	date     journal.Date
 	byID     map[string]*journal.Record
-	reversed map[string]bool // TxnIDs some reversal refers to
-	voided   map[string]bool // TxnIDs a standing (approved, not reversed) void refers to
+	reversed map[string]bool        // TxnIDs some reversal refers to
+	voided   map[string]bool        // TxnIDs a standing (approved, not reversed) void refers to
+	refunds  map[string]refundTally // by the refunded sale's TxnID: what its refunds came to so far
 }
 
 // entry is a record with its sort key.
@@ -93,10 +94,12 @@ func (n *netting) reset(d journal.Date) {
 	n.date = d
 	if n.byID == nil {
 		n.byID, n.reversed, n.voided = map[string]*journal.Record{}, map[string]bool{}, map[string]bool{}
+		n.refunds = map[string]refundTally{}
 	}
 	clear(n.byID)
 	clear(n.reversed)
 	clear(n.voided)
+	clear(n.refunds)
 }
 
 // index builds the cross-references: first every reversal, then the voids that stand.
@@ -124,7 +127,13 @@ func (n *netting) settle(r *journal.Record, plan *FeePlan) outcome {
 	ex := func(reason string) outcome { return outcome{status: StatusExcluded, reason: reason} }
 	deduct := func(reason string) outcome {
 		o := outcome{status: StatusDeducted, reason: reason, refund: r.Amount}
-		if plan.RefundReturnsFee {
+		switch {
+		case !plan.RefundReturnsFee:
+		case r.Type == journal.TypeRefund:
+			o.fee = -n.refundFee(r, plan)
+		default:
+			// A void is of the sale's whole amount, and the gateway refuses it once the sale
+			// has any refund: the fee on its amount is the fee the sale was charged.
 			o.fee = -plan.Rate(r.CardKind).Fee(r.Amount)
 		}
 		o.net = -r.Amount - o.fee

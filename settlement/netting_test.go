@@ -82,6 +82,13 @@ func TestNetting(t *testing.T) {
 				txn(d, "r", journal.TypeRefund, credit, 40000, of("p", d), withMID(returnsMID)),
 			}
 		}, nil, want{map[string]string{"p": "settled ", "r": "deducted refund"}, 100000, 40000, 600 - 240, 100000 - 40000 - 360, 0}},
+		{"two half refunds of a capped sale return its fee once", func(d journal.Date) []journal.Record {
+			return []journal.Record{
+				txn(d, "p", journal.TypePurchase, debit, 1000000, withMID(returnsMID)), // 25.00, capped
+				txn(d, "r1", journal.TypeRefund, debit, 500000, of("p", d), withMID(returnsMID)),
+				txn(d, "r2", journal.TypeRefund, debit, 500000, of("p", d), withMID(returnsMID)),
+			}
+		}, nil, want{map[string]string{"p": "settled ", "r1": "deducted refund", "r2": "deducted refund"}, 1000000, 1000000, 2500 - 1250 - 1250, 0, 0}},
 		{"refund of a voided sale is not deducted", func(d journal.Date) []journal.Record {
 			return []journal.Record{
 				txn(d, "p", journal.TypePurchase, debit, 1000),

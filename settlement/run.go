@@ -207,6 +207,10 @@ func (s *Settler) settle(ctx context.Context, d journal.Date, out, final string)
 	// Pass 1: stream the journal into partitions.
 	t1 := time.Now()
 	err = s.src.ReadRaw(ctx, d, func(r journal.Record) error {
+		if !r.Type.MovesMoney() && !r.Type.IsBatch() {
+			return nil // write-ahead intents and declines: no money moved
+		}
+		r.Answer = "" // the terminal's answer is for retransmissions, not for settlement
 		sum.Records++
 		return sp.add(&r)
 	})

@@ -70,6 +70,28 @@ func (s *State) Complete(ctx context.Context, key gateway.RetransmitKey, resp []
 	return nil
 }
 
+// Restore implements gateway.State (ErrInvalid when ttl ≤ 0).
+func (s *State) Restore(ctx context.Context, key gateway.RetransmitKey, hash gateway.ContentHash, resp []byte, ttl time.Duration) error {
+	if ttl <= 0 {
+		return &OpError{Op: "restore", Err: ErrInvalid}
+	}
+	sh, err := s.lock(ctx, "restore", key.TID)
+	if err != nil {
+		return err
+	}
+	defer sh.mu.Unlock()
+	now := s.cfg.Now()
+	e := sh.rt[key]
+	if e != nil && e.done && now.Before(e.expires) {
+		return nil
+	}
+	if e == nil {
+		s.makeRoomRT(sh, now)
+	}
+	sh.rt[key] = &rtEntry{hash: hash, done: true, resp: append([]byte(nil), resp...), created: now, expires: now.Add(ttl)}
+	return nil
+}
+
 // Release implements gateway.State. It drops a reservation that is not completed; a stored
 // response is kept (retransmissions must keep getting it), and an unknown key is no error.
 func (s *State) Release(ctx context.Context, key gateway.RetransmitKey) error {

@@ -52,6 +52,18 @@ func (s *State) Complete(ctx context.Context, key gateway.RetransmitKey, resp []
 	return s.wrap(op, completeScript.Run(ctx, s.rdb, []string{s.k.retransmit(key)}, resp, ms(ttl)).Err())
 }
 
+// Restore implements gateway.State with one script. A ttl ≤ 0 is ErrInvalid.
+func (s *State) Restore(ctx context.Context, key gateway.RetransmitKey, hash gateway.ContentHash, resp []byte, ttl time.Duration) error {
+	const op = "restore"
+	if err := begin(ctx, op, key.TID); err != nil {
+		return err
+	}
+	if ttl <= 0 {
+		return &OpError{Op: op, Err: ErrInvalid}
+	}
+	return s.wrap(op, restoreScript.Run(ctx, s.rdb, []string{s.k.retransmit(key)}, hash[:], resp, ms(ttl)).Err())
+}
+
 // Release implements gateway.State. It drops a reservation that is not completed; a stored
 // response is kept (retransmissions must keep getting it), and an unknown key is no error.
 func (s *State) Release(ctx context.Context, key gateway.RetransmitKey) error {

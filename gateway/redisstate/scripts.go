@@ -31,6 +31,14 @@ redis.call('SET', KEYS[1], 'D' .. h .. ARGV[1], 'PX', ARGV[2])
 return 1
 `)
 
+// restoreScript: KEYS[1] entry; ARGV[1] hash, ARGV[2] response, ARGV[3] ttl in ms. Keeps a
+// stored response; replaces a reservation or nothing.
+var restoreScript = redis.NewScript(`
+if redis.call('GETRANGE', KEYS[1], 0, 0) == 'D' then return 0 end
+redis.call('SET', KEYS[1], 'D' .. ARGV[1] .. ARGV[2], 'PX', ARGV[3])
+return 1
+`)
+
 // releaseScript: KEYS[1] entry. Deletes it only while it is a reservation, never a response.
 var releaseScript = redis.NewScript(`
 if redis.call('GETRANGE', KEYS[1], 0, 0) == 'B' then redis.call('DEL', KEYS[1]) end

@@ -165,3 +165,35 @@ func testReserveExpiry(t *testing.T, e *env) {
 		})
 	}
 }
+
+// testRestore: an answer recovered from the journal replaces a crashed owner's reservation and
+// is then served under its hash (other content conflicts); it never replaces a stored answer.
+func testRestore(t *testing.T, e *env) {
+	k, h := rkey(9), hash(0x9e)
+	e.wantReserve(t, k, h, gateway.ReserveNew) // the owner crashes here
+	want := frame(9)
+	if err := e.Restore(e.ctx, k, h, want, ttl); err != nil {
+		t.Fatalf("Restore: %v", err)
+	}
+	if got := e.wantReserve(t, k, h, gateway.ReserveDone); !bytes.Equal(got, want) {
+		t.Fatalf("after Restore: response = %x, want %x", got, want)
+	}
+	e.wantReserve(t, k, hash(0x9f), gateway.ReserveConflict)
+	if err := e.Restore(e.ctx, k, h, frame(10), ttl); err != nil {
+		t.Fatalf("second Restore: %v", err)
+	}
+	if got := e.wantReserve(t, k, h, gateway.ReserveDone); !bytes.Equal(got, want) {
+		t.Fatalf("a second Restore replaced the answer: %x, want %x", got, want)
+	}
+	// Without any entry (the node restarted with empty memory), Restore stores it.
+	k2 := rkey(10)
+	if err := e.Restore(e.ctx, k2, h, want, ttl); err != nil {
+		t.Fatalf("Restore of an unknown key: %v", err)
+	}
+	if got := e.wantReserve(t, k2, h, gateway.ReserveDone); !bytes.Equal(got, want) {
+		t.Fatalf("restored response = %x, want %x", got, want)
+	}
+	if err := e.Restore(e.ctx, k2, h, want, 0); err == nil {
+		t.Fatalf("Restore with ttl 0 succeeded")
+	}
+}

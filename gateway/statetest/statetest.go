@@ -34,6 +34,7 @@ func Run(t *testing.T, newState Factory) {
 		{"ReserveConflict", testReserveConflict},
 		{"ReserveKeyParts", testReserveKeyParts},
 		{"Release", testRelease},
+		{"Restore", testRestore},
 		{"CompleteUnreserved", testCompleteUnreserved},
 		{"ReserveInvalidTTL", testReserveInvalidTTL},
 		{"ReserveExpiry", testReserveExpiry},

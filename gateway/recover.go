@@ -1,0 +1,293 @@
+package gateway
+
+import (
+	"context"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/posgate/posgate/journal"
+)
+
+// JournalSource reads the journal back by business date (journal.Journal).
+type JournalSource interface {
+	Read(ctx context.Context, d journal.Date, fn func(journal.Record) error) error
+}
+
+// Recovery says what Recover replays.
+type Recovery struct {
+	// Dates are the business dates to replay, oldest first.
+	Dates []journal.Date
+	// Rebuild is set when the State is empty after a restart (the in-memory State of the
+	// embedded node): the transaction index, the batch totals and the retransmission answers
+	// are rebuilt from the journal. Unset for a State that survived the crash (Redis): only
+	// the answers the crash left unstored are restored and the node's open intents resolved.
+	Rebuild bool
+}
+
+// RecoveryStats report what Recover found and did.
+type RecoveryStats struct {
+	Records      int // journal records read
+	Transactions int // transactions put in the index (Rebuild)
+	Answers      int // retransmission answers restored
+	OpenIntents  int // this node's intents without an outcome
+	Reversed     int // of those, reversed upstream and journaled now
+	// LastSTAN is, per route, the highest upstream STAN of today's (UTC) requests: the STAN
+	// source continues after it.
+	LastSTAN map[string]uint32
+	Took     time.Duration
+}
+
+// Recover replays the journal of r.Dates into the State and resolves this node's open
+// write-ahead intents: every request that left for the issuer without a recorded outcome is
+// reversed upstream through the durable queue and the reversal journaled (refunds too: the
+// terminal retransmits a refund it got no answer to, which is then processed afresh). Call it
+// before the terminal listener opens; it is not safe to run while this node serves.
+//
+// Replaying is idempotent: the index refuses a second copy of a transaction, totals count each
+// entry id once, and an intent reversed by an earlier, interrupted recovery is closed by that
+// reversal's record (or reversed again, which the queue and the issuer take as a repeat).
+func (p *Processor) Recover(ctx context.Context, src JournalSource, r Recovery) (RecoveryStats, error) {
+	start := time.Now()
+	rp := &replay{p: p, rebuild: r.Rebuild, open: map[string]journal.Record{}, restored: map[RetransmitKey]bool{},
+		stats: RecoveryStats{LastSTAN: map[string]uint32{}}, today: p.cfg.Now().UTC().Format("0102")}
+	for _, d := range r.Dates {
+		if err := src.Read(ctx, d, func(rec journal.Record) error {
+			rp.stats.Records++
+			return rp.apply(ctx, &rec)
+		}); err != nil {
+			return rp.stats, fmt.Errorf("gateway: recover %s: %w", d, err)
+		}
+	}
+	rp.stats.OpenIntents = len(rp.open)
+	for _, in := range rp.open {
+		if err := p.resolveIntent(ctx, &in, r.Rebuild); err != nil {
+			return rp.stats, err
+		}
+		rp.stats.Reversed++
+	}
+	rp.stats.Took = time.Since(start)
+	p.log.Info("recovered from the journal", zap.Int("records", rp.stats.Records),
+		zap.Int("transactions", rp.stats.Transactions), zap.Int("answers", rp.stats.Answers),
+		zap.Int("open_intents", rp.stats.OpenIntents), zap.Int("reversed", rp.stats.Reversed),
+		zap.Duration("took", rp.stats.Took))
+	return rp.stats, nil
+}
+
+// replay is the state of one Recover pass.
+type replay struct {
+	p        *Processor
+	rebuild  bool
+	open     map[string]journal.Record // this node's intents without an outcome, by transaction id
+	restored map[RetransmitKey]bool    // answers restored in this pass
+	stats    RecoveryStats
+	today    string // MMDD, UTC
+}
+
+// apply replays one record.
+func (rp *replay) apply(ctx context.Context, rec *journal.Record) error {
+	p := rp.p
+	if !rec.Upstream.IsZero() && rec.Route != "" && len(rec.Upstream.Transmission) == 10 &&
+		rec.Upstream.Transmission[:4] == rp.today && rec.Node == uint8(p.cfg.NodeID) {
+		rp.stats.LastSTAN[rec.Route] = max(rp.stats.LastSTAN[rec.Route], rec.Upstream.STAN)
+	}
+	switch {
+	case rec.Type == journal.TypeIntent:
+		if rec.Node == uint8(p.cfg.NodeID) {
+			rp.open[rec.Original.TxnID] = *rec
+		}
+		return nil
+	case rec.Type == journal.TypeDeclined:
+		delete(rp.open, rec.Original.TxnID)
+		if rp.rebuild {
+			tr := txnRecordOf(rec, rec.Of, rec.Original.TxnID, TxnDeclined)
+			if err := rp.put(ctx, tr); err != nil {
+				return err
+			}
+		}
+		return rp.answer(ctx, rec, mtiOf(rec.Of), rec.STAN, false)
+	case rec.Type == journal.TypeReversal:
+		delete(rp.open, rec.Original.TxnID)
+		if rp.rebuild {
+			if err := rp.reversed(ctx, rec); err != nil {
+				return err
+			}
+		}
+		if rec.Answer != "" && rec.Of != 0 {
+			return rp.answer(ctx, rec, mtiOf(rec.Of), rec.STAN, true)
+		}
+		return nil
+	case rec.Type == journal.TypeBatchSettlement:
+		return rp.answer(ctx, rec, "0500", rec.STAN, false)
+	case rec.Type.MovesMoney():
+		delete(rp.open, rec.TxnID)
+		if rp.rebuild {
+			if err := rp.captured(ctx, rec); err != nil {
+				return err
+			}
+		}
+		return rp.answer(ctx, rec, rec.MTI, rec.STAN, false)
+	}
+	return nil
+}
+
+// captured rebuilds an approved transaction: index, original, totals.
+func (rp *replay) captured(ctx context.Context, rec *journal.Record) error {
+	p := rp.p
+	tr := txnRecordOf(rec, rec.Type, rec.TxnID, TxnApproved)
+	if err := rp.put(ctx, tr); err != nil {
+		return err
+	}
+	k := kindOfType(rec.Type)
+	info := kinds[k]
+	if info.original != KindUnsupported {
+		if code := p.applyToOriginal(ctx, k, tr.Original, tr.Amount); code != "" {
+			// The original is outside the replayed dates, or it was reversed first (the
+			// follow-up was then reversed too and its record follows).
+			p.log.Debug("replayed follow-up without its original", zap.String("txn", rec.TxnID))
+		}
+	}
+	if d := totalsDelta(info, tr.Amount); d != (Totals{}) {
+		if _, err := p.d.State.AddTotals(ctx, tr.TID, tr.Batch, tr.ID, d); err != nil {
+			return fmt.Errorf("gateway: recover totals: %w", err)
+		}
+	}
+	return nil
+}
+
+// reversed replays a reversal: the original is marked reversed and, if it was counted, taken
+// out of its totals and its own original; an unknown original leaves a tombstone.
+func (rp *replay) reversed(ctx context.Context, rec *journal.Record) error {
+	p := rp.p
+	key := TxnKey{TID: rec.TID, Batch: atou(rec.Batch), STAN: atou(rec.STAN)}
+	orig, err := p.d.State.GetTxn(ctx, key)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		of := rec.Of
+		if of == 0 {
+			of = journal.TypePurchase
+		}
+		return rp.put(ctx, txnRecordOf(rec, of, rec.Original.TxnID, TxnReversed))
+	case err != nil:
+		return fmt.Errorf("gateway: recover reversal: %w", err)
+	case orig.Status == TxnReversed:
+		return nil
+	}
+	counted := orig.Status != TxnDeclined
+	p.markReversed(ctx, key)
+	if counted {
+		p.uncount(ctx, &orig)
+	}
+	return nil
+}
+
+// put stores tr in the index; a copy already there (a replay after an interrupted one, or a
+// tombstone the terminal's reversal left) is kept.
+func (rp *replay) put(ctx context.Context, tr TxnRecord) error {
+	if err := rp.p.d.State.PutTxn(ctx, tr); err != nil && !errors.Is(err, ErrExists) {
+		return fmt.Errorf("gateway: recover index: %w", err)
+	}
+	rp.stats.Transactions++
+	return nil
+}
+
+// answer restores the answer a record carries for the request (TID, batch, stan, mti) while it
+// may still be retransmitted. replace: the record's answer supersedes one restored earlier in
+// this pass (a reversal of an approval the terminal was never told).
+func (rp *replay) answer(ctx context.Context, rec *journal.Record, mti, stan string, replace bool) error {
+	if rec.Answer == "" || len(rec.RequestHash) != 2*len(ContentHash{}) || mti == "" {
+		return nil
+	}
+	p := rp.p
+	ttl := p.cfg.RetransmitTTL - p.cfg.Now().Sub(rec.RequestTime)
+	if ttl <= 0 {
+		return nil
+	}
+	var h ContentHash
+	if _, err := hex.Decode(h[:], []byte(rec.RequestHash)); err != nil {
+		return nil
+	}
+	key := RetransmitKey{TID: rec.TID, Batch: atou(rec.Batch), STAN: atou(stan), MTI: mti}
+	var err error
+	if replace && rp.restored[key] {
+		err = p.d.State.Complete(ctx, key, []byte(rec.Answer), ttl)
+	} else {
+		err = p.d.State.Restore(ctx, key, h, []byte(rec.Answer), ttl)
+	}
+	if err != nil {
+		return fmt.Errorf("gateway: recover answers: %w", err)
+	}
+	rp.restored[key] = true
+	rp.stats.Answers++
+	return nil
+}
+
+// resolveIntent reverses the request of an open intent: queued upstream, marked reversed in the
+// index, and journaled (which closes the intent).
+func (p *Processor) resolveIntent(ctx context.Context, in *journal.Record, rebuild bool) error {
+	tr := txnRecordOf(in, in.Of, in.Original.TxnID, TxnReversed)
+	rev := reversalOf(&tr, "98")
+	rev.ProcessingCode = in.ProcessingCode
+	if err := p.queueReversal(ctx, &rev); err != nil {
+		return fmt.Errorf("gateway: recover: reversal of an open intent not queued: %w", err)
+	}
+	if err := p.d.State.PutTxn(ctx, tr); errors.Is(err, ErrExists) {
+		// The State survived (Redis) with the approval indexed but never journaled: it was
+		// neither counted nor applied to its original (both follow the journal), so marking
+		// it reversed is all.
+		p.markReversed(ctx, tr.Key())
+	} else if err != nil {
+		return fmt.Errorf("gateway: recover index: %w", err)
+	}
+	jr := p.reversalRecord(&tr, "98", in.ProcessingCode, p.cfg.Now(), in.BusinessDate)
+	if err := p.d.Journal.Append(ctx, jr); err != nil {
+		return fmt.Errorf("gateway: recover: reversal of an open intent not journaled: %w", err)
+	}
+	p.log.Warn("reversed a request left open by a crash", zap.String("txn", tr.ID), zap.String("route", tr.Route),
+		zap.Uint32("upstream_stan", tr.UpstreamSTAN), zap.Int64("amount_fen", tr.Amount))
+	return nil
+}
+
+// txnRecordOf is the index record of the transaction id that rec (a capture, decline, intent
+// or reversal of it) describes, as type typ with status st.
+func txnRecordOf(rec *journal.Record, typ journal.TxnType, id string, st TxnStatus) TxnRecord {
+	tr := TxnRecord{
+		ID: id, Type: typ, TID: rec.TID, MID: rec.MID, Batch: atou(rec.Batch), STAN: atou(rec.STAN),
+		Amount: rec.Amount, Currency: rec.Currency, MaskedPAN: rec.MaskedPAN, PANToken: rec.PANToken,
+		Kind: rec.CardKind, RRN: rec.RRN, AuthCode: rec.AuthCode, Response: rec.ResponseCode, Route: rec.Route,
+		UpstreamMTI: rec.Upstream.MTI, UpstreamSTAN: rec.Upstream.STAN, UpstreamTransmission: rec.Upstream.Transmission,
+		BusinessDate: rec.BusinessDate, Status: st, CreatedAt: rec.RequestTime,
+	}
+	if rec.Type == typ && typ.NeedsOriginal() {
+		// A follow-up's capture names its original; intents, declines and reversals name the
+		// transaction itself, whose original matters no more once it did not stand.
+		tr.Original = TxnKey{TID: rec.TID, Batch: atou(rec.Original.Batch), STAN: atou(rec.Original.STAN)}
+	}
+	return tr
+}
+
+// mtiOf is the terminal request MTI of a transaction of type typ ("" for none).
+func mtiOf(typ journal.TxnType) string {
+	switch typ {
+	case journal.TypePurchase, journal.TypeVoid, journal.TypeCompletion, journal.TypeCompletionVoid:
+		return "0200"
+	case journal.TypeRefund:
+		return "0220"
+	case journal.TypePreAuth, journal.TypePreAuthVoid:
+		return "0100"
+	}
+	return ""
+}
+
+// atou parses a journal's n6 field ("" and garbage are 0).
+func atou(s string) uint32 {
+	v, err := strconv.ParseUint(s, 10, 32)
+	if err != nil {
+		return 0
+	}
+	return uint32(v)
+}
