@@ -49,6 +49,11 @@ type Config struct {
 	// NATS is the NATS server URL; "" starts the embedded one on a loopback port (written to
 	// DataDir/nats.url).
 	NATS string
+	// NATSListen is the embedded NATS server's "host:port"; "" (or port 0) picks a random
+	// loopback port. The host must be loopback (natsembed.Config.Validate: the embedded server
+	// has no authentication); an empty host is 127.0.0.1. A fixed port lets another process
+	// (an issuer simulator, a crash test) reach the same server across restarts. Ignored with NATS.
+	NATSListen string
 	// Redis is the Redis URL for the registry and the gateway state; "" keeps both in memory
 	// (the registry with a snapshot file in DataDir).
 	Redis string
@@ -87,12 +92,19 @@ type Config struct {
 	DemoTerminals int
 	// Settlement configures the automatic T+1 settlement (settle.go).
 	Settlement SettlementConfig
+	// RecoverDays is how many business dates, today's included, a starting node replays from
+	// the journal before its listener opens: the in-memory state of the embedded default is
+	// rebuilt from them, and this node's open write-ahead intents in them are reversed.
+	// Default DefaultRecoverDays; originals older than that are unknown after a restart
+	// (their refunds and voids get 25), as they are once evicted from memory.
+	RecoverDays int
 }
 
 // Defaults.
 const (
-	DefaultListen  = ":8583"
-	DefaultDataDir = "./data"
+	DefaultListen      = ":8583"
+	DefaultDataDir     = "./data"
+	DefaultRecoverDays = 2
 )
 
 // Node is one running posgate node.
@@ -113,7 +125,10 @@ type Node struct {
 	Admin     *admin.Server
 	Metrics   *prometheus.Registry
 
-	settle   *settleLoop // settle.go
+	settle *settleLoop         // settle.go
+	stan   *routing.MemorySTAN // the embedded default's STAN source (nil with Redis)
+	// Recovery is what the start-up replay of the journal found and did.
+	Recovery gateway.RecoveryStats
 	started  time.Time
 	nats     *natsembed.Server
 	nc       *nats.Conn
@@ -270,8 +285,45 @@ func (n *Node) startSecrets() error {
 func (n *Node) startNATS(ctx context.Context) error {
 	url := n.cfg.NATS
 	if url == "" {
-		srv, err := natsembed.Start(ctx, natsembed.Config{DataDir: filepath.Join(n.cfg.DataDir, "nats")}, n.log)
+		ec := natsembed.Config{DataDir: filepath.Join(n.cfg.DataDir, "nats")}
+		if n.cfg.NATSListen != "" {
+			host, port, err := net.SplitHostPort(n.cfg.NATSListen)
+			if err != nil {
+				return fmt.Errorf("embedded NATS listen address: %w", err)
+			}
+			if ec.Port, err = net.LookupPort("tcp", port); err != nil {
+				return fmt.Errorf("embedded NATS listen address: %w", err)
+			}
+			ec.Host = host
+		}
+		if err := ec.Validate(); err != nil {
+			return fmt.Errorf("embedded NATS: %w", err)
+		}
+		// nats-server only logs a failed listen, and natsembed.Start then waits out its ready
+		// timeout and says "not ready". Binding the fixed address first turns a taken port
+		// into an immediate "listen tcp …: address already in use".
+		tryListen := func() error {
+			if ec.Port == 0 {
+				return nil
+			}
+			host := ec.Host
+			if host == "" {
+				host = natsembed.DefaultHost
+			}
+			ln, err := net.Listen("tcp", net.JoinHostPort(host, fmt.Sprint(ec.Port)))
+			if err != nil {
+				return err
+			}
+			return ln.Close()
+		}
+		if err := tryListen(); err != nil {
+			return fmt.Errorf("embedded NATS: %w", err)
+		}
+		srv, err := natsembed.Start(ctx, ec, n.log)
 		if err != nil {
+			if lerr := tryListen(); lerr != nil { // taken in between
+				err = lerr
+			}
 			return fmt.Errorf("embedded NATS: %w", err)
 		}
 		n.nats = srv
@@ -347,6 +399,9 @@ func (n *Node) startUpstream(ctx context.Context) error {
 	rc := routing.Config{Table: table}
 	if n.rdb != nil {
 		rc.STAN = redisstan.New(n.rdb, "") // unique per route per day across every node
+	} else {
+		n.stan = routing.NewMemorySTAN()
+		rc.STAN = n.stan
 	}
 	client, err := routing.New(n.nc, rc, n.log)
 	if err != nil {
@@ -404,6 +459,9 @@ func (n *Node) startGateway(ctx context.Context) error {
 		return err
 	}
 	n.Processor = proc
+	if err := n.recover(ctx); err != nil {
+		return err
+	}
 	gc := n.cfg.Gateway
 	gc.Listen = n.cfg.Listen
 	srv, err := gateway.New(gc, proc, n.log)
@@ -415,6 +473,33 @@ func (n *Node) startGateway(ctx context.Context) error {
 	}
 	n.Gateway = srv
 	n.onShutdown(srv.Shutdown)
+	return nil
+}
+
+// recover replays the journal before the listener opens (docs/gateway.md, "Crash safety"):
+// the embedded default rebuilds its in-memory state, every node reverses its own open intents.
+func (n *Node) recover(ctx context.Context) error {
+	days := n.cfg.RecoverDays
+	if days <= 0 {
+		days = DefaultRecoverDays
+	}
+	cal := n.cfg.Processor.Calendar
+	today := cal.BusinessDate(time.Now())
+	dates := make([]journal.Date, 0, days)
+	for i := days - 1; i >= 0; i-- {
+		dates = append(dates, today.AddDays(-i))
+	}
+	st, err := n.Processor.Recover(ctx, n.Journal, gateway.Recovery{Dates: dates, Rebuild: n.rdb == nil})
+	if err != nil {
+		return fmt.Errorf("recovery: %w", err)
+	}
+	if n.stan != nil {
+		now := time.Now()
+		for route, last := range st.LastSTAN {
+			n.stan.Advance(route, now, last)
+		}
+	}
+	n.Recovery = st
 	return nil
 }
 

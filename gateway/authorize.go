@@ -184,6 +184,9 @@ func (p *Processor) sendUpstream(ctx context.Context, t *txn, info kindInfo, rec
 	upStart := time.Now()
 	res, err := p.d.Upstream.AuthorizeAs(ctx, rec.Route, req, sent)
 	t.upstreamTime = time.Since(upStart)
+	if err == nil {
+		p.fault(FaultAnswered, t.kind)
+	}
 	return res, err
 }
 

@@ -59,6 +59,7 @@ func (p *Processor) capture(ctx context.Context, t *txn, info kindInfo, rec *Txn
 			p.log.Error("batch totals not updated", zap.Error(err))
 		}
 	}
+	p.fault(FaultJournaled, t.kind)
 	t.owes = true
 	return out, nil
 }

@@ -90,6 +90,29 @@ type ProcessorConfig struct {
 	MaxDailyCount int64
 	// Now is the clock. Default time.Now.
 	Now func() time.Time
+	// Fault, when set, is called at each FaultPoint of a transaction: fault injection for
+	// durability tests, which stop the process there and kill it (posgate serve sets it only
+	// from POSGATE_FAULT). nil in production.
+	Fault func(FaultPoint, Kind)
+}
+
+// FaultPoint names a step of a transaction where ProcessorConfig.Fault is called.
+type FaultPoint string
+
+// Fault points.
+const (
+	// FaultAnswered: the issuer has answered; the outcome is not journaled yet (only the
+	// write-ahead intent is).
+	FaultAnswered FaultPoint = "answered"
+	// FaultJournaled: the outcome is journaled with its answer; the terminal has not been
+	// answered yet.
+	FaultJournaled FaultPoint = "journaled"
+)
+
+func (p *Processor) fault(at FaultPoint, k Kind) {
+	if p.cfg.Fault != nil {
+		p.cfg.Fault(at, k)
+	}
 }
 
 // Defaults of ProcessorConfig.

@@ -7,8 +7,10 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/signal"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -18,6 +20,7 @@ import (
 
 	"github.com/posgate/posgate/app"
 	"github.com/posgate/posgate/hsm"
+	"github.com/posgate/posgate/natsembed"
 )
 
 // Environment variables read by serve: secrets never come from argv.
@@ -33,6 +36,7 @@ type serveConfig struct {
 	AdminListen     string        `yaml:"admin_listen"`
 	Data            string        `yaml:"data"`
 	NATS            string        `yaml:"nats"`
+	NATSListen      string        `yaml:"nats_listen"`
 	Redis           string        `yaml:"redis"`
 	Routes          string        `yaml:"routes"`
 	NodeID          int           `yaml:"node_id"`
@@ -45,6 +49,7 @@ type serveConfig struct {
 	MaxFrame        int           `yaml:"max_frame"`
 	JournalReplicas int           `yaml:"journal_replicas"`
 	Simulator       *bool         `yaml:"simulator"`
+	NoSimulator     bool          `yaml:"-"` // --no-simulator; the file says simulator: false
 	SimLatency      time.Duration `yaml:"sim_latency"`
 	SimDrop         float64       `yaml:"sim_drop"`
 	LMKFile         string        `yaml:"lmk_file"`
@@ -67,51 +72,9 @@ func runServe(args []string, _ io.Reader, _, stderr io.Writer) int {
 // serve runs a node until ctx ends. started, when set, receives the node once it serves (tests).
 func serve(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer, started func(*app.Node)) int {
 	const name = "serve"
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	var c serveConfig
-	configFile := fs.String("config", "", "YAML file holding any of the settings below (flags win)")
-	fs.StringVar(&c.Listen, "listen", app.DefaultListen, "terminal listener address")
-	fs.StringVar(&c.AdminListen, "admin-listen", ":8080", "admin API, metrics and probes address")
-	fs.StringVar(&c.Data, "data", app.DefaultDataDir, "data directory (embedded NATS, registry snapshot, generated secrets)")
-	fs.StringVar(&c.NATS, "nats", "", "NATS URL; empty starts the embedded NATS with JetStream")
-	fs.StringVar(&c.Redis, "redis", "", "Redis URL for the registry and gateway state; empty keeps them in memory")
-	fs.StringVar(&c.Routes, "routes", "", "routing table (YAML); empty uses the built-in table")
-	fs.IntVar(&c.NodeID, "node-id", 0, "node digit (0-9) in RRNs, unique per gateway node")
-	fs.Int64Var(&c.MaxAmount, "max-amount", 0, "per-transaction limit in fen (61 above it); 0: none")
-	fs.Int64Var(&c.MaxDailyCount, "max-daily-count", 0, "purchases and pre-auths per terminal per business date (65 above it); 0: none")
-	fs.StringVar(&c.LMKFile, "lmk-file", "", "LMK file (64 hex characters), or env "+envLMK+"; default DATA/lmk.hex (embedded)")
-	fs.StringVar(&c.TokenKeyFile, "token-key-file", "", "PAN token key file (64 hex), or env "+envTokenKey+"; default DATA/token.key")
-	fs.StringVar(&c.ZPKFile, "zpk-file", "", "zone PIN keys, lines \"ROUTE HEX\" (ROUTE * for all); default DATA/zpk.hex (development)")
-	fs.StringVar(&c.AdminTokenFile, "admin-token-file", "", "admin API token file, or env "+envAdminToken+"; default DATA/admin.token")
-	fs.StringVar(&c.LogLevel, "log-level", "info", "log level: debug, info, warn or error")
-	fs.StringVar(&c.SettleOut, "settle-out", "", "settlement files directory; default DATA/settlement")
-	fs.DurationVar(&c.SettleDelay, "settle-delay", app.DefaultSettleDelay, "settle each business date this long after its cut-off")
-	fs.BoolVar(&c.NoSettle, "no-settle", false, "do not settle automatically (posgate settle runs it by hand)")
-	fs.IntVar(&c.DemoTerminals, "demo-terminals", 10, "embedded default: seed an empty registry with this many demo terminals (codes in DATA/demo-terminals.csv)")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: posgate serve [--listen :8583] [--admin-listen :8080] [--data ./data] [--nats URL] [--redis URL] [--routes FILE] [--config FILE]")
-		fmt.Fprintln(stderr, "Without --nats and --redis: the embedded default (in-process NATS with JetStream, in-memory")
-		fmt.Fprintln(stderr, "registry, issuer simulator). Runs until SIGINT or SIGTERM, then drains and stops.")
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitOK
-		}
-		return exitUsage
-	}
-	if fs.NArg() > 0 {
-		return fail(stderr, name, exitUsage, fmt.Errorf("unexpected argument %q", fs.Arg(0)))
-	}
-	if *configFile != "" {
-		if err := mergeConfigFile(*configFile, fs, &c); err != nil {
-			return fail(stderr, name, exitUsage, err)
-		}
-	}
-	cfg, err := c.appConfig(getenv)
-	if err != nil {
-		return fail(stderr, name, exitUsage, err)
+	c, cfg, status, done := parseServe(args, getenv, stderr)
+	if done {
+		return status
 	}
 	level := c.LogLevel
 	if level == "" {
@@ -151,6 +114,60 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 	return exitOK
 }
 
+// parseServe reads the flags, the --config file and the secrets into the node's configuration.
+// done reports that serve must exit with status instead of starting (help, bad input).
+func parseServe(args []string, getenv func(string) string, stderr io.Writer) (c serveConfig, cfg app.Config, status int, done bool) {
+	const name = "serve"
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	configFile := fs.String("config", "", "YAML file holding any of the settings below (flags win)")
+	fs.StringVar(&c.Listen, "listen", app.DefaultListen, "terminal listener address")
+	fs.StringVar(&c.AdminListen, "admin-listen", ":8080", "admin API, metrics and probes address")
+	fs.StringVar(&c.Data, "data", app.DefaultDataDir, "data directory (embedded NATS, registry snapshot, generated secrets)")
+	fs.StringVar(&c.NATS, "nats", "", "NATS URL; empty starts the embedded NATS with JetStream")
+	fs.StringVar(&c.NATSListen, "nats-listen", "", "embedded NATS: loopback host:port to listen on; empty picks a random port (see DATA/nats.url)")
+	fs.BoolVar(&c.NoSimulator, "no-simulator", false, "do not run the issuer simulator in process (run posgate issuer-sim against the NATS server instead)")
+	fs.StringVar(&c.Redis, "redis", "", "Redis URL for the registry and gateway state; empty keeps them in memory")
+	fs.StringVar(&c.Routes, "routes", "", "routing table (YAML); empty uses the built-in table")
+	fs.IntVar(&c.NodeID, "node-id", 0, "node digit (0-9) in RRNs, unique per gateway node")
+	fs.Int64Var(&c.MaxAmount, "max-amount", 0, "per-transaction limit in fen (61 above it); 0: none")
+	fs.Int64Var(&c.MaxDailyCount, "max-daily-count", 0, "purchases and pre-auths per terminal per business date (65 above it); 0: none")
+	fs.StringVar(&c.LMKFile, "lmk-file", "", "LMK file (64 hex characters), or env "+envLMK+"; default DATA/lmk.hex (embedded)")
+	fs.StringVar(&c.TokenKeyFile, "token-key-file", "", "PAN token key file (64 hex), or env "+envTokenKey+"; default DATA/token.key")
+	fs.StringVar(&c.ZPKFile, "zpk-file", "", "zone PIN keys, lines \"ROUTE HEX\" (ROUTE * for all); default DATA/zpk.hex (development)")
+	fs.StringVar(&c.AdminTokenFile, "admin-token-file", "", "admin API token file, or env "+envAdminToken+"; default DATA/admin.token")
+	fs.StringVar(&c.LogLevel, "log-level", "info", "log level: debug, info, warn or error")
+	fs.StringVar(&c.SettleOut, "settle-out", "", "settlement files directory; default DATA/settlement")
+	fs.DurationVar(&c.SettleDelay, "settle-delay", app.DefaultSettleDelay, "settle each business date this long after its cut-off")
+	fs.BoolVar(&c.NoSettle, "no-settle", false, "do not settle automatically (posgate settle runs it by hand)")
+	fs.IntVar(&c.DemoTerminals, "demo-terminals", 10, "embedded default: seed an empty registry with this many demo terminals (codes in DATA/demo-terminals.csv)")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: posgate serve [--listen :8583] [--admin-listen :8080] [--data ./data] [--nats URL | --nats-listen 127.0.0.1:4222] [--no-simulator] [--redis URL] [--routes FILE] [--config FILE]")
+		fmt.Fprintln(stderr, "Without --nats and --redis: the embedded default (in-process NATS with JetStream, in-memory")
+		fmt.Fprintln(stderr, "registry, issuer simulator). Runs until SIGINT or SIGTERM, then drains and stops.")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return c, cfg, exitOK, true
+		}
+		return c, cfg, exitUsage, true
+	}
+	if fs.NArg() > 0 {
+		return c, cfg, fail(stderr, name, exitUsage, fmt.Errorf("unexpected argument %q", fs.Arg(0))), true
+	}
+	if *configFile != "" {
+		if err := mergeConfigFile(*configFile, fs, &c); err != nil {
+			return c, cfg, fail(stderr, name, exitUsage, err), true
+		}
+	}
+	cfg, err := c.appConfig(getenv)
+	if err != nil {
+		return c, cfg, fail(stderr, name, exitUsage, err), true
+	}
+	return c, cfg, exitOK, false
+}
+
 // mergeConfigFile fills every setting not given as a flag from the YAML file.
 func mergeConfigFile(path string, fs *flag.FlagSet, c *serveConfig) error {
 	data, err := os.ReadFile(path)
@@ -174,6 +191,7 @@ func mergeConfigFile(path string, fs *flag.FlagSet, c *serveConfig) error {
 	pick("admin-listen", &c.AdminListen, file.AdminListen)
 	pick("data", &c.Data, file.Data)
 	pick("nats", &c.NATS, file.NATS)
+	pick("nats-listen", &c.NATSListen, file.NATSListen)
 	pick("redis", &c.Redis, file.Redis)
 	pick("routes", &c.Routes, file.Routes)
 	pick("lmk-file", &c.LMKFile, file.LMKFile)
@@ -210,7 +228,25 @@ func mergeConfigFile(path string, fs *flag.FlagSet, c *serveConfig) error {
 // environment.
 func (c *serveConfig) appConfig(getenv func(string) string) (app.Config, error) {
 	cfg := app.Config{Listen: c.Listen, AdminListen: c.AdminListen, DataDir: c.Data, NATS: c.NATS, Redis: c.Redis,
-		RoutesFile: c.Routes, JournalReplicas: c.JournalReplicas, SimLatency: c.SimLatency, SimDrop: c.SimDrop}
+		NATSListen: c.NATSListen, RoutesFile: c.Routes, JournalReplicas: c.JournalReplicas,
+		SimLatency: c.SimLatency, SimDrop: c.SimDrop}
+	if c.NATSListen != "" {
+		if c.NATS != "" {
+			return cfg, errors.New("--nats-listen: only for the embedded NATS server (without --nats)")
+		}
+		host, port, err := net.SplitHostPort(c.NATSListen)
+		if err != nil {
+			return cfg, fmt.Errorf("--nats-listen: %w", err)
+		}
+		p, err := strconv.Atoi(port)
+		if err != nil {
+			return cfg, fmt.Errorf("--nats-listen: port %q is not a number", port)
+		}
+		// natsembed's own rules: a port in range, loopback unless AllowRemote (never set here).
+		if err := (natsembed.Config{DataDir: "-", Host: host, Port: p}).Validate(); err != nil {
+			return cfg, fmt.Errorf("--nats-listen: %w", err)
+		}
+	}
 	cfg.Simulator = c.NATS == ""
 	cfg.Settlement.Out, cfg.Settlement.Delay, cfg.Settlement.Disabled = c.SettleOut, c.SettleDelay, c.NoSettle
 	if c.DemoTerminals < 0 || c.DemoTerminals > 1000 {
@@ -223,7 +259,11 @@ func (c *serveConfig) appConfig(getenv func(string) string) (app.Config, error) 
 		return cfg, errors.New("--settle-delay: must not be negative")
 	}
 	if c.Simulator != nil {
-		cfg.Simulator = *c.Simulator
+		// app.Start turns the simulator on with the embedded NATS server unless NoSimulator.
+		cfg.Simulator, cfg.NoSimulator = *c.Simulator, !*c.Simulator
+	}
+	if c.NoSimulator {
+		cfg.Simulator, cfg.NoSimulator = false, true
 	}
 	cfg.Processor.NodeID, cfg.Processor.MaxAmount, cfg.Processor.MaxDailyCount = c.NodeID, c.MaxAmount, c.MaxDailyCount
 	cfg.Processor.TxnTimeout = c.TxnTimeout

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"net"
 	"net/http"
 	"os"
@@ -101,6 +102,14 @@ func TestServeBadInput(t *testing.T) {
 		{"bad log level", []string{"--log-level", "loud", "--data", dir}, nil, `--log-level "loud"`},
 		{"bad listen address", []string{"--data", dir, "--listen", "256.0.0.1:1"}, nil, "serve: terminal listener"},
 		{"port in use", []string{"--data", dir, "--listen", busy}, nil, "address already in use"},
+		{"nats-listen with --nats", []string{"--nats", "nats://127.0.0.1:1", "--nats-listen", "127.0.0.1:4222"}, nil,
+			"serve: --nats-listen: only for the embedded NATS server"},
+		{"nats-listen without port", []string{"--nats-listen", "127.0.0.1"}, nil, "serve: --nats-listen: address 127.0.0.1: missing port"},
+		{"nats-listen port not a number", []string{"--nats-listen", "127.0.0.1:nats"}, nil, `serve: --nats-listen: port "nats" is not a number`},
+		{"nats-listen port out of range", []string{"--nats-listen", "127.0.0.1:70000"}, nil, "serve: --nats-listen: natsembed: config Port"},
+		{"nats-listen not loopback", []string{"--nats-listen", "0.0.0.0:4222"}, nil, "serve: --nats-listen: natsembed: config Host: not a loopback address"},
+		{"nats-listen in config not loopback", []string{"--config", writeFile(t, dir, "nats.yaml", "nats_listen: 192.0.2.1:4222\n")}, nil,
+			"serve: --nats-listen: natsembed: config Host: not a loopback address"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -122,4 +131,139 @@ func lastLine(s string) string {
 		return s[i+1:]
 	}
 	return s
+}
+
+func writeFile(t *testing.T, dir, name, content string) string {
+	t.Helper()
+	path := filepath.Join(dir, name)
+	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func freePort(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// --nats-listen, --no-simulator and their YAML keys reach app.Config; flags win over the file.
+func TestServeNATSListenAndSimulatorFlags(t *testing.T) {
+	dir := t.TempDir()
+	tests := []struct {
+		name            string
+		args            []string
+		file            string // YAML for --config
+		wantListen      string
+		wantSim, wantNo bool
+	}{
+		{"defaults", nil, "", "", true, false},
+		{"flags", []string{"--nats-listen", "127.0.0.1:4222", "--no-simulator"}, "", "127.0.0.1:4222", false, true},
+		{"empty host", []string{"--nats-listen", ":4222"}, "", ":4222", true, false},
+		{"localhost, port 0", []string{"--nats-listen", "localhost:0"}, "", "localhost:0", true, false},
+		{"IPv6 loopback", []string{"--nats-listen", "[::1]:4222"}, "", "[::1]:4222", true, false},
+		{"config file", nil, "nats_listen: 127.0.0.1:4333\nsimulator: false\n", "127.0.0.1:4333", false, true},
+		{"flag wins over file", []string{"--nats-listen", "127.0.0.1:4444"}, "nats_listen: 127.0.0.1:4333\n", "127.0.0.1:4444", true, false},
+		{"--no-simulator wins over simulator: true", []string{"--no-simulator"}, "simulator: true\n", "", false, true},
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			args := append([]string{"--data", dir}, tt.args...)
+			if tt.file != "" {
+				args = append(args, "--config", writeFile(t, dir, fmt.Sprintf("c%d.yaml", i), tt.file))
+			}
+			var stderr bytes.Buffer
+			_, cfg, status, done := parseServe(args, func(string) string { return "" }, &stderr)
+			if done {
+				t.Fatalf("parseServe: exit %d: %s", status, stderr.String())
+			}
+			if cfg.NATSListen != tt.wantListen {
+				t.Errorf("NATSListen = %q, want %q", cfg.NATSListen, tt.wantListen)
+			}
+			if cfg.Simulator != tt.wantSim || cfg.NoSimulator != tt.wantNo {
+				t.Errorf("Simulator, NoSimulator = %v, %v; want %v, %v", cfg.Simulator, cfg.NoSimulator, tt.wantSim, tt.wantNo)
+			}
+		})
+	}
+}
+
+// A fixed --nats-listen is where the embedded NATS server listens (and what DATA/nats.url says);
+// --no-simulator leaves the issuer to another process.
+func TestServeNATSListen(t *testing.T) {
+	dir := t.TempDir()
+	addr := freePort(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	ready := make(chan *app.Node, 1)
+	var stderr bytes.Buffer
+	done := make(chan int, 1)
+	go func() {
+		done <- serve(ctx, []string{"--data", dir, "--listen", "127.0.0.1:0", "--admin-listen", "", "--no-settle",
+			"--nats-listen", addr, "--no-simulator", "--demo-terminals", "0"},
+			func(string) string { return "" }, &stderr, func(n *app.Node) { ready <- n })
+	}()
+	var node *app.Node
+	select {
+	case node = <-ready:
+	case code := <-done:
+		t.Fatalf("serve exited %d: %s", code, stderr.String())
+	case <-time.After(60 * time.Second):
+		t.Fatal("serve did not start")
+	}
+	want := "nats://" + addr
+	if got := node.NATSURL(); got != want {
+		t.Errorf("NATSURL = %q, want %q", got, want)
+	}
+	if b, err := os.ReadFile(filepath.Join(dir, "nats.url")); err != nil || strings.TrimSpace(string(b)) != want {
+		t.Errorf("nats.url = %q, %v; want %q", b, err, want)
+	}
+	if node.Simulator != nil {
+		t.Error("--no-simulator started the in-process simulator")
+	}
+	cancel()
+	select {
+	case code := <-done:
+		if code != exitOK {
+			t.Fatalf("serve exit %d: %s", code, stderr.String())
+		}
+	case <-time.After(60 * time.Second):
+		t.Fatal("serve did not stop")
+	}
+}
+
+// A taken --nats-listen port fails at once (not after the NATS ready timeout) with one line
+// naming the address, exit status 1, and leaves nothing listening.
+func TestServeNATSPortTaken(t *testing.T) {
+	dir := t.TempDir()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	busy := ln.Addr().String()
+	terminals := freePort(t)
+	var stderr bytes.Buffer
+	start := time.Now()
+	code := serve(context.Background(), []string{"--data", dir, "--listen", terminals, "--admin-listen", "",
+		"--nats-listen", busy}, func(string) string { return "" }, &stderr, nil)
+	elapsed := time.Since(start)
+	if code != exitFail {
+		t.Errorf("exit %d, want %d", code, exitFail)
+	}
+	want := "serve: embedded NATS: listen tcp " + busy + ": bind: address already in use"
+	if got := lastLine(stderr.String()); got != want {
+		t.Errorf("last line %q, want %q", got, want)
+	}
+	if elapsed > 5*time.Second {
+		t.Errorf("took %v: the taken port was found by the ready timeout, not at once", elapsed)
+	}
+	if c, err := net.DialTimeout("tcp", terminals, time.Second); err == nil {
+		c.Close()
+		t.Errorf("terminal listener %s open after the failed start", terminals)
+	}
 }

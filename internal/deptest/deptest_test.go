@@ -98,3 +98,17 @@ func TestCodecIsALeaf(t *testing.T) {
 		}
 	}
 }
+
+// internal/proctest builds and runs the posgate binary for tests: no package may import it
+// (its own test files, and other packages' test files, may).
+func TestProctestOnlyInTests(t *testing.T) {
+	const proctest = module + "/internal/proctest"
+	for _, line := range goList(t, "-f", "{{.ImportPath}}:{{join .Imports \",\"}}", module+"/...") { // no spaces: one field each
+		pkg, imports, _ := strings.Cut(line, ":")
+		for _, imp := range strings.Split(imports, ",") {
+			if imp == proctest {
+				t.Errorf("%s imports %s, which is for tests only", pkg, proctest)
+			}
+		}
+	}
+}
