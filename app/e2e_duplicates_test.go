@@ -160,22 +160,35 @@ func TestDuplicatesRedis(t *testing.T) { testDuplicates(t, redistest.Start(t).UR
 
 // void builds the void (0200 200000/00/23) of the purchase request orig answered by resp.
 func (d *device) void(stan uint32, orig, resp *codec.Message) *codec.Message {
+	amount, err := orig.Number(4)
+	must(d.e.t, err)
+	return d.followUp("0200", 23, stan, orig, resp, int64(amount), true)
+}
+
+// followUp builds a void or refund (processing code 200000, condition 00, 60.1 msgType) of
+// amount naming the purchase request orig answered by resp in 37 (and 38 when with38) and 61.
+func (d *device) followUp(mti string, msgType uint8, stan uint32, orig, resp *codec.Message, amount int64, with38 bool) *codec.Message {
 	t := d.e.t
-	m := d.begin("0200", stan)
+	m := d.begin(mti, stan)
 	must(t, m.Set(2, orig.Field(2)))
 	must(t, m.SetString(3, "200000"))
-	must(t, m.Set(4, orig.Field(4)))
+	must(t, m.SetNumber(4, uint64(amount)))
+	if mti == "0220" {
+		must(t, m.SetString(22, "012"))
+	}
 	must(t, m.SetString(25, "00"))
 	must(t, m.Set(37, resp.Field(37)))
-	must(t, m.Set(38, resp.Field(38)))
+	if with38 {
+		must(t, m.Set(38, resp.Field(38)))
+	}
 	d.ids(m)
 	must(t, m.SetString(49, "156"))
-	must(t, m.Set(60, codec.AppendField60(nil, codec.Field60{MessageType: 23, Batch: d.batch, Digits: 11})))
-	f61, err := codec.ParseField60(orig.Field(60))
+	must(t, m.Set(60, codec.AppendField60(nil, codec.Field60{MessageType: msgType, Batch: d.batch, Digits: 11})))
+	f60, err := codec.ParseField60(orig.Field(60))
 	must(t, err)
 	stanOrig, err := orig.Number(11)
 	must(t, err)
-	must(t, m.Set(61, codec.AppendField61(nil, codec.Field61{Batch: f61.Batch, STAN: uint32(stanOrig), Digits: 12})))
+	must(t, m.Set(61, codec.AppendField61(nil, codec.Field61{Batch: f60.Batch, STAN: uint32(stanOrig), Digits: 12})))
 	var zero [8]byte
 	must(t, m.Set(64, zero[:]))
 	return m

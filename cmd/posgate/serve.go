@@ -267,6 +267,11 @@ func (c *serveConfig) appConfig(getenv func(string) string) (app.Config, error) 
 	}
 	cfg.Processor.NodeID, cfg.Processor.MaxAmount, cfg.Processor.MaxDailyCount = c.NodeID, c.MaxAmount, c.MaxDailyCount
 	cfg.Processor.TxnTimeout = c.TxnTimeout
+	fault, err := parseFault(getenv(envFault), os.Stderr)
+	if err != nil {
+		return cfg, err
+	}
+	cfg.Processor.Fault = fault
 	cfg.Gateway.MaxConns, cfg.Gateway.MaxConnsPerAddr, cfg.Gateway.IdleTimeout, cfg.Gateway.MaxFrame =
 		c.MaxConns, c.MaxConnsPerAddr, c.IdleTimeout, c.MaxFrame
 	if c.NodeID < 0 || c.NodeID > 9 {

@@ -18,13 +18,10 @@
 //
 // # Restart
 //
-// Nothing is persisted: the journal is the book of record, not this. After a restart of the
-// embedded node the retransmission cache, the transaction index and the totals of open batches
-// are empty. Consequences: a retransmission of a request answered before the restart is processed
-// afresh (the journal's de-duplication by transaction id keeps it from being captured twice);
-// voids and refunds of transactions from before the restart find no original (25); and an open
-// batch's 0500 may come out "not balanced", whereupon the terminal uploads its batch (0320) —
-// the protocol's own recovery.
+// Nothing is persisted here: the journal is the book of record and the write-ahead log. After a
+// restart of the embedded node, gateway.Processor.Recover rebuilds the retransmission answers, the
+// transaction index and the batch totals from the journal before the listener opens
+// (docs/gateway.md, "Crash safety").
 package memstate
 
 import (

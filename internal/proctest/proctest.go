@@ -102,6 +102,10 @@ type NodeConfig struct {
 	DemoTerminals int
 	// Settle keeps the automatic settlement; false passes --no-settle.
 	Settle bool
+	// NATS, when set, is the URL of a NATS server the test runs (passed as --nats instead of
+	// --nats-listen; NATSURL is then this URL): the production topology, where the node's
+	// crash leaves NATS running.
+	NATS string
 	// Args are appended after the harness's flags (a repeated flag wins).
 	Args []string
 	// Env entries ("KEY=value") are added to the test process's environment, from which every
@@ -175,6 +179,9 @@ func StartNode(t testing.TB, cfg NodeConfig) *Node {
 		n.AdminAddr = loopback(ports[1])
 		n.natsAd = loopback(ports[2])
 		n.NATSURL = "nats://" + n.natsAd
+		if cfg.NATS != "" {
+			n.NATSURL = cfg.NATS
+		}
 		if err = n.start(); err == nil {
 			return n
 		}
@@ -196,6 +203,26 @@ func (n *Node) Restart(t testing.TB) {
 	}
 	if err := n.start(); err != nil {
 		t.Fatalf("proctest: restart posgate: %v\nlog tail:\n%s", err, n.LogTail())
+	}
+}
+
+// SetEnv replaces NodeConfig.Env for the next Restart (e.g. to start again without the fault
+// that stopped the last process).
+func (n *Node) SetEnv(env ...string) { n.cfg.Env = env }
+
+// WaitLog waits until the node's log holds substr (bounded by timeout) and fails the test if
+// it does not.
+func (n *Node) WaitLog(substr string, timeout time.Duration) {
+	n.t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		if b, err := os.ReadFile(n.LogPath); err == nil && bytes.Contains(b, []byte(substr)) {
+			return
+		}
+		if time.Now().After(deadline) {
+			n.t.Fatalf("proctest: %q not in the node's log after %v\nlog tail:\n%s", substr, timeout, n.LogTail())
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
 
@@ -289,7 +316,12 @@ func (n *Node) exitErr() error {
 
 func (n *Node) args() []string {
 	a := []string{"serve", "--data", n.DataDir, "--listen", n.GatewayAddr, "--admin-listen", n.AdminAddr,
-		"--nats-listen", n.natsAd, "--demo-terminals", strconv.Itoa(n.cfg.DemoTerminals)}
+		"--demo-terminals", strconv.Itoa(n.cfg.DemoTerminals)}
+	if n.cfg.NATS != "" {
+		a = append(a, "--nats", n.cfg.NATS)
+	} else {
+		a = append(a, "--nats-listen", n.natsAd)
+	}
 	if !n.cfg.Simulator {
 		a = append(a, "--no-simulator")
 	}

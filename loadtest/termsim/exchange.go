@@ -254,6 +254,9 @@ func (t *Terminal) SendRaw(ctx context.Context, frame []byte) ([]byte, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
+	if t.conn != nil && t.rd.Buffered() == 0 && !connAlive(t.conn) {
+		t.Close() // the gateway closed the idle connection (or went away): dial a new one
+	}
 	if err := t.connect(ctx); err != nil {
 		return nil, err
 	}

@@ -20,28 +20,29 @@ func (s *Store) IssueActivationCode(_ context.Context, tid string, verifier hsm.
 	if err != nil {
 		return terminal.ActivationCode{}, err
 	}
-	if err := s.lock(); err != nil {
+	var c *terminal.ActivationCode
+	err = s.write(func() (*entry, error) {
+		t, ok := s.terminals[tid]
+		if !ok {
+			return nil, notFound(terminal.KindTerminal, tid)
+		}
+		if t.SN == "" {
+			return nil, terminal.NewRecordError(terminal.KindTerminal, tid, terminal.ErrNoSN)
+		}
+		if t.Status == terminal.StatusBlocked {
+			return nil, &terminal.StatusError{TID: tid, Status: t.Status, Reason: t.BlockReason}
+		}
+		now := s.now()
+		c = &terminal.ActivationCode{
+			TID: tid, SN: t.SN,
+			Verifier: hsm.WrappedKey{Type: verifier.Type, KCV: verifier.KCV, Cipher: append([]byte(nil), verifier.Cipher...)},
+			IssuedAt: now, ExpiresAt: now.Add(ttl),
+		}
+		return &entry{Code: c}, nil
+	})
+	if err != nil {
 		return terminal.ActivationCode{}, err
 	}
-	defer s.mu.Unlock()
-	t, ok := s.terminals[tid]
-	if !ok {
-		return terminal.ActivationCode{}, notFound(terminal.KindTerminal, tid)
-	}
-	if t.SN == "" {
-		return terminal.ActivationCode{}, terminal.NewRecordError(terminal.KindTerminal, tid, terminal.ErrNoSN)
-	}
-	if t.Status == terminal.StatusBlocked {
-		return terminal.ActivationCode{}, &terminal.StatusError{TID: tid, Status: t.Status, Reason: t.BlockReason}
-	}
-	now := s.now()
-	c := &terminal.ActivationCode{
-		TID: tid, SN: t.SN,
-		Verifier: hsm.WrappedKey{Type: verifier.Type, KCV: verifier.KCV, Cipher: append([]byte(nil), verifier.Cipher...)},
-		IssuedAt: now, ExpiresAt: now.Add(ttl),
-	}
-	s.codes[tid] = c
-	s.changed()
 	return copyCode(c), nil
 }
 
@@ -82,23 +83,26 @@ func (s *Store) RecordWrongProof(_ context.Context, sn string) (int, error) {
 	if err := terminal.ValidSN(sn); err != nil {
 		return 0, err
 	}
-	if err := s.lock(); err != nil {
-		return 0, err
-	}
-	defer s.mu.Unlock()
-	c, _, err := s.code(sn)
+	var next terminal.ActivationCode
+	err := s.write(func() (*entry, error) {
+		c, _, err := s.code(sn)
+		if err != nil {
+			return nil, err
+		}
+		if c.Locked() {
+			return nil, terminal.NewRecordError(terminal.KindSN, sn, terminal.ErrLocked)
+		}
+		next = *c // the verifier's cipher is shared: no version is ever modified
+		next.WrongProofs++
+		return &entry{Code: &next}, nil
+	})
 	if err != nil {
 		return 0, err
 	}
-	if c.Locked() {
+	if next.Locked() { // this proof was the last one allowed
 		return 0, terminal.NewRecordError(terminal.KindSN, sn, terminal.ErrLocked)
 	}
-	c.WrongProofs++
-	s.changed()
-	if c.Locked() {
-		return 0, terminal.NewRecordError(terminal.KindSN, sn, terminal.ErrLocked)
-	}
-	return terminal.MaxWrongProofs - c.WrongProofs, nil
+	return terminal.MaxWrongProofs - next.WrongProofs, nil
 }
 
 // Activate implements terminal.Store.
@@ -112,28 +116,34 @@ func (s *Store) Activate(_ context.Context, sn string, verifier, tmk hsm.Wrapped
 	if err := terminal.ValidTMK(tmk); err != nil {
 		return terminal.Terminal{}, err
 	}
-	if err := s.lock(); err != nil {
-		return terminal.Terminal{}, err
-	}
-	defer s.mu.Unlock()
-	c, t, err := s.code(sn)
+	var t terminal.Terminal
+	err := s.write(func() (*entry, error) {
+		c, cur, err := s.code(sn)
+		if err != nil {
+			return nil, err
+		}
+		now := s.now()
+		if err := c.Usable(now); err != nil {
+			return nil, err
+		}
+		if !c.Verifier.Equal(verifier) {
+			return nil, terminal.NewRecordError(terminal.KindActivationCode, sn, terminal.ErrConflict)
+		}
+		if cur.Status == terminal.StatusBlocked {
+			return nil, &terminal.StatusError{TID: cur.TID, Status: cur.Status, Reason: cur.BlockReason}
+		}
+		// The spent code stays (a retried activation gets ErrCodeSpent): one line holds both.
+		spent := *c
+		spent.SpentAt = now
+		t = *cur
+		t.Keys = terminal.Keys{TMK: hsm.WrappedKey{Type: tmk.Type, KCV: tmk.KCV, Cipher: append([]byte(nil), tmk.Cipher...)}}
+		t.Status, t.BlockReason = terminal.StatusActive, terminal.ReasonNone
+		s.touch(&t)
+		return &entry{Terminal: &t, Code: &spent}, nil
+	})
 	if err != nil {
 		return terminal.Terminal{}, err
 	}
-	now := s.now()
-	if err := c.Usable(now); err != nil {
-		return terminal.Terminal{}, err
-	}
-	if !c.Verifier.Equal(verifier) {
-		return terminal.Terminal{}, terminal.NewRecordError(terminal.KindActivationCode, sn, terminal.ErrConflict)
-	}
-	if t.Status == terminal.StatusBlocked {
-		return terminal.Terminal{}, &terminal.StatusError{TID: t.TID, Status: t.Status, Reason: t.BlockReason}
-	}
-	c.SpentAt = now
-	t.Keys = terminal.Keys{TMK: hsm.WrappedKey{Type: tmk.Type, KCV: tmk.KCV, Cipher: append([]byte(nil), tmk.Cipher...)}}
-	t.Status, t.BlockReason = terminal.StatusActive, terminal.ReasonNone
-	s.touch(t)
 	return t.Clone(), nil
 }
 

@@ -11,19 +11,19 @@ func (s *Store) CreateMerchant(_ context.Context, m terminal.Merchant) (terminal
 	if err := m.Validate(); err != nil {
 		return terminal.Merchant{}, err
 	}
-	if err := s.lock(); err != nil {
+	rec := m
+	err := s.write(func() (*entry, error) {
+		if _, ok := s.merchants[rec.MID]; ok {
+			return nil, terminal.NewRecordError(terminal.KindMerchant, rec.MID, terminal.ErrExists)
+		}
+		now := s.now()
+		rec.CreatedAt, rec.UpdatedAt, rec.Revision = now, now, 1
+		return &entry{Merchant: &rec}, nil
+	})
+	if err != nil {
 		return terminal.Merchant{}, err
 	}
-	defer s.mu.Unlock()
-	if _, ok := s.merchants[m.MID]; ok {
-		return terminal.Merchant{}, terminal.NewRecordError(terminal.KindMerchant, m.MID, terminal.ErrExists)
-	}
-	now := s.now()
-	m.CreatedAt, m.UpdatedAt, m.Revision = now, now, 1
-	s.merchants[m.MID] = &m
-	s.mids = insertSorted(s.mids, m.MID)
-	s.changed()
-	return m, nil
+	return rec, nil
 }
 
 // GetMerchant implements terminal.Store.
@@ -47,21 +47,22 @@ func (s *Store) UpdateMerchant(_ context.Context, m terminal.Merchant) (terminal
 	if err := m.Validate(); err != nil {
 		return terminal.Merchant{}, err
 	}
-	if err := s.lock(); err != nil {
+	rec := m
+	err := s.write(func() (*entry, error) {
+		cur, ok := s.merchants[rec.MID]
+		if !ok {
+			return nil, notFound(terminal.KindMerchant, rec.MID)
+		}
+		if cur.Revision != rec.Revision {
+			return nil, terminal.NewRecordError(terminal.KindMerchant, rec.MID, terminal.ErrConflict)
+		}
+		rec.CreatedAt, rec.UpdatedAt, rec.Revision = cur.CreatedAt, s.now(), cur.Revision+1
+		return &entry{Merchant: &rec}, nil
+	})
+	if err != nil {
 		return terminal.Merchant{}, err
 	}
-	defer s.mu.Unlock()
-	cur, ok := s.merchants[m.MID]
-	if !ok {
-		return terminal.Merchant{}, notFound(terminal.KindMerchant, m.MID)
-	}
-	if cur.Revision != m.Revision {
-		return terminal.Merchant{}, terminal.NewRecordError(terminal.KindMerchant, m.MID, terminal.ErrConflict)
-	}
-	m.CreatedAt, m.UpdatedAt, m.Revision = cur.CreatedAt, s.now(), cur.Revision+1
-	*cur = m
-	s.changed()
-	return m, nil
+	return rec, nil
 }
 
 // ListMerchants implements terminal.Store.

@@ -2,6 +2,7 @@ package memstore
 
 import (
 	"context"
+	"errors"
 	"strings"
 
 	"github.com/posgate/posgate/hsm"
@@ -14,28 +15,25 @@ func (s *Store) CreateTerminal(_ context.Context, in terminal.Terminal) (termina
 		return terminal.Terminal{}, err
 	}
 	t := terminal.NewRecord(in)
-	if err := s.lock(); err != nil {
+	err := s.write(func() (*entry, error) {
+		if _, ok := s.terminals[t.TID]; ok {
+			return nil, terminal.NewRecordError(terminal.KindTerminal, t.TID, terminal.ErrExists)
+		}
+		if _, ok := s.merchants[t.MID]; !ok {
+			return nil, notFound(terminal.KindMerchant, t.MID)
+		}
+		if t.SN != "" {
+			if holder, ok := s.sns[t.SN]; ok {
+				return nil, &terminal.SNBoundError{SN: t.SN, TID: holder}
+			}
+		}
+		now := s.now()
+		t.CreatedAt, t.UpdatedAt, t.Revision = now, now, 1
+		return &entry{Terminal: &t}, nil
+	})
+	if err != nil {
 		return terminal.Terminal{}, err
 	}
-	defer s.mu.Unlock()
-	if _, ok := s.terminals[t.TID]; ok {
-		return terminal.Terminal{}, terminal.NewRecordError(terminal.KindTerminal, t.TID, terminal.ErrExists)
-	}
-	if _, ok := s.merchants[t.MID]; !ok {
-		return terminal.Terminal{}, notFound(terminal.KindMerchant, t.MID)
-	}
-	if t.SN != "" {
-		if holder, ok := s.sns[t.SN]; ok {
-			return terminal.Terminal{}, &terminal.SNBoundError{SN: t.SN, TID: holder}
-		}
-		s.sns[t.SN] = t.TID
-	}
-	now := s.now()
-	t.CreatedAt, t.UpdatedAt, t.Revision = now, now, 1
-	s.terminals[t.TID] = &t
-	s.tids = insertSorted(s.tids, t.TID)
-	s.byMID[t.MID] = insertSorted(s.byMID[t.MID], t.TID)
-	s.changed()
 	return t.Clone(), nil
 }
 
@@ -86,36 +84,27 @@ func (s *Store) UpdateTerminal(_ context.Context, in terminal.Terminal) (termina
 	if mac == 0 {
 		mac = hsm.MACPOSECB
 	}
-	if err := s.lock(); err != nil {
-		return terminal.Terminal{}, err
-	}
-	defer s.mu.Unlock()
-	t, ok := s.terminals[in.TID]
-	if !ok {
-		return terminal.Terminal{}, notFound(terminal.KindTerminal, in.TID)
-	}
-	if t.Revision != in.Revision {
-		return terminal.Terminal{}, terminal.NewRecordError(terminal.KindTerminal, in.TID, terminal.ErrConflict)
-	}
-	if in.MID != t.MID {
-		if _, ok := s.merchants[in.MID]; !ok {
-			return terminal.Terminal{}, notFound(terminal.KindMerchant, in.MID)
+	return s.update(in.TID, func(t *terminal.Terminal, _ *entry) (bool, error) {
+		if t.Revision != in.Revision {
+			return false, terminal.NewRecordError(terminal.KindTerminal, in.TID, terminal.ErrConflict)
 		}
-		s.byMID[t.MID] = removeSorted(s.byMID[t.MID], t.TID)
-		s.byMID[in.MID] = insertSorted(s.byMID[in.MID], t.TID)
-		t.MID = in.MID
-	}
-	t.DeviceType, t.Legacy, t.Operators, t.MACAlgorithm = in.DeviceType, in.Legacy, ops, mac
-	t.TargetVersion, t.ForceSignOn = in.TargetVersion, in.ForceSignOn
-	s.touch(t)
-	return t.Clone(), nil
+		if in.MID != t.MID {
+			if _, ok := s.merchants[in.MID]; !ok {
+				return false, notFound(terminal.KindMerchant, in.MID)
+			}
+			t.MID = in.MID // apply moves it in the merchant index
+		}
+		t.DeviceType, t.Legacy, t.Operators, t.MACAlgorithm = in.DeviceType, in.Legacy, ops, mac
+		t.TargetVersion, t.ForceSignOn = in.TargetVersion, in.ForceSignOn
+		s.touch(t)
+		return true, nil
+	})
 }
 
-// touch records a profile change; called with the write lock held.
+// touch records a profile change in the new version t of a record.
 func (s *Store) touch(t *terminal.Terminal) {
 	t.UpdatedAt = s.now()
 	t.Revision++
-	s.changed()
 }
 
 // ListTerminals implements terminal.Store.
@@ -153,18 +142,17 @@ func (s *Store) BindSN(_ context.Context, tid, sn string) (terminal.Terminal, er
 	if err := terminal.ValidSN(sn); err != nil {
 		return terminal.Terminal{}, err
 	}
-	return s.update(tid, func(t *terminal.Terminal) error {
+	return s.update(tid, func(t *terminal.Terminal, e *entry) (bool, error) {
 		if t.SN == sn {
-			return nil
+			return false, nil
 		}
 		if holder, ok := s.sns[sn]; ok {
-			return &terminal.SNBoundError{SN: sn, TID: holder}
+			return false, &terminal.SNBoundError{SN: sn, TID: holder}
 		}
-		s.replaceDevice(t)
+		s.replaceDevice(t, e)
 		t.SN = sn
-		s.sns[sn] = tid
 		s.touch(t)
-		return nil
+		return true, nil
 	})
 }
 
@@ -173,22 +161,25 @@ func (s *Store) UnbindSN(_ context.Context, tid string) (terminal.Terminal, erro
 	if err := terminal.ValidTID(tid); err != nil {
 		return terminal.Terminal{}, err
 	}
-	return s.update(tid, func(t *terminal.Terminal) error {
-		if t.SN != "" {
-			s.replaceDevice(t)
-			s.touch(t)
+	return s.update(tid, func(t *terminal.Terminal, e *entry) (bool, error) {
+		if t.SN == "" {
+			return false, nil
 		}
-		return nil
+		s.replaceDevice(t, e)
+		s.touch(t)
+		return true, nil
 	})
 }
 
-// replaceDevice releases t's SN and everything tied to the device: its activation code and
-// keys. An active terminal goes back to pending; a blocked one stays blocked.
-func (s *Store) replaceDevice(t *terminal.Terminal) {
+// replaceDevice releases the SN of the new version t of a record and everything tied to the
+// device: its activation code (dropped by e) and keys. An active terminal goes back to pending;
+// a blocked one stays blocked.
+func (s *Store) replaceDevice(t *terminal.Terminal, e *entry) {
 	if t.SN != "" {
-		delete(s.sns, t.SN)
-		delete(s.codes, t.TID)
-		t.SN = ""
+		if _, ok := s.codes[t.TID]; ok {
+			e.DropCode = t.TID
+		}
+		t.SN = "" // apply releases it in the SN index
 	}
 	t.Keys = terminal.Keys{}
 	if t.Status == terminal.StatusActive {
@@ -204,13 +195,13 @@ func (s *Store) Block(_ context.Context, tid string, reason terminal.BlockReason
 	if reason == terminal.ReasonNone || reason.String() == "unknown" {
 		return terminal.Terminal{}, &terminal.FieldError{Field: "BlockReason", Reason: "must be lost, stolen or other"}
 	}
-	return s.update(tid, func(t *terminal.Terminal) error {
+	return s.update(tid, func(t *terminal.Terminal, _ *entry) (bool, error) {
 		if t.Status == terminal.StatusBlocked && t.BlockReason == reason {
-			return nil
+			return false, nil
 		}
 		t.Status, t.BlockReason = terminal.StatusBlocked, reason
 		s.touch(t)
-		return nil
+		return true, nil
 	})
 }
 
@@ -219,33 +210,54 @@ func (s *Store) Unblock(_ context.Context, tid string) (terminal.Terminal, error
 	if err := terminal.ValidTID(tid); err != nil {
 		return terminal.Terminal{}, err
 	}
-	return s.update(tid, func(t *terminal.Terminal) error {
+	return s.update(tid, func(t *terminal.Terminal, _ *entry) (bool, error) {
 		if t.Status != terminal.StatusBlocked {
-			return nil
+			return false, nil
 		}
 		t.Status, t.BlockReason = terminal.StatusPending, terminal.ReasonNone
 		if !t.Keys.TMK.IsZero() {
 			t.Status = terminal.StatusActive
 		}
 		s.touch(t)
-		return nil
+		return true, nil
 	})
 }
 
-// update runs fn on terminal tid under the write lock and returns a copy of the result.
-func (s *Store) update(tid string, fn func(t *terminal.Terminal) error) (terminal.Terminal, error) {
-	if err := s.lock(); err != nil {
-		return terminal.Terminal{}, err
-	}
-	defer s.mu.Unlock()
-	t, ok := s.terminals[tid]
-	if !ok {
-		return terminal.Terminal{}, notFound(terminal.KindTerminal, tid)
-	}
-	if err := fn(t); err != nil {
+// update runs modify and returns a copy of the resulting record.
+func (s *Store) update(tid string, fn func(t *terminal.Terminal, e *entry) (bool, error)) (terminal.Terminal, error) {
+	t, err := s.modify(tid, fn)
+	if err != nil {
 		return terminal.Terminal{}, err
 	}
 	return t.Clone(), nil
+}
+
+// modify runs fn under the write lock on a new version of terminal tid (a shallow copy: slices
+// are shared with the installed version, so fn replaces them and never writes into them). fn
+// reports whether it changed anything and may add to the log entry e; a change is logged and
+// installed. modify returns the record now installed, which nobody modifies any more, so the
+// caller may read it without the lock.
+func (s *Store) modify(tid string, fn func(t *terminal.Terminal, e *entry) (bool, error)) (*terminal.Terminal, error) {
+	var out *terminal.Terminal
+	err := s.write(func() (*entry, error) {
+		cur, ok := s.terminals[tid]
+		if !ok {
+			return nil, notFound(terminal.KindTerminal, tid)
+		}
+		t := *cur
+		e := &entry{Terminal: &t}
+		changed, err := fn(&t, e)
+		if err != nil {
+			return nil, err
+		}
+		if !changed {
+			out = cur
+			return nil, nil
+		}
+		out = &t
+		return e, nil
+	})
+	return out, err
 }
 
 // RotateKeys implements terminal.Store.
@@ -257,19 +269,18 @@ func (s *Store) RotateKeys(_ context.Context, tid string, generation uint64, key
 		return terminal.Terminal{}, err
 	}
 	own := (&terminal.Terminal{Keys: keys}).Clone().Keys
-	return s.update(tid, func(t *terminal.Terminal) error {
+	return s.update(tid, func(t *terminal.Terminal, _ *entry) (bool, error) {
 		if err := t.CanTransact(); err != nil {
-			return err
+			return false, err
 		}
 		if t.KeyGeneration != generation {
-			return terminal.NewRecordError(terminal.KindTerminal, tid, terminal.ErrConflict)
+			return false, terminal.NewRecordError(terminal.KindTerminal, tid, terminal.ErrConflict)
 		}
 		t.Keys.PIK, t.Keys.MAK, t.Keys.TDK = own.PIK, own.MAK, own.TDK
 		t.KeyGeneration++
 		t.ForceSignOn = false
 		t.LastSignOn = s.now()
-		s.changed()
-		return nil
+		return true, nil
 	})
 }
 
@@ -282,16 +293,18 @@ func (s *Store) AdvanceBatch(_ context.Context, tid string, from terminal.Batch)
 		return 0, err
 	}
 	var batch terminal.Batch
-	_, err := s.update(tid, func(t *terminal.Terminal) error {
+	_, err := s.modify(tid, func(t *terminal.Terminal, _ *entry) (bool, error) {
 		batch = t.Batch
 		if t.Batch != from {
-			return terminal.NewRecordError(terminal.KindTerminal, tid, terminal.ErrConflict)
+			return false, terminal.NewRecordError(terminal.KindTerminal, tid, terminal.ErrConflict)
 		}
 		t.Batch = from.Next()
 		batch = t.Batch
-		s.changed()
-		return nil
+		return true, nil
 	})
+	if err != nil && !errors.Is(err, terminal.ErrConflict) {
+		return 0, err
+	}
 	return batch, err
 }
 
@@ -304,13 +317,12 @@ func (s *Store) Seen(_ context.Context, tid, softwareVersion string) error {
 	if err := terminal.ValidSoftwareVersion(softwareVersion); err != nil {
 		return err
 	}
-	_, err := s.update(tid, func(t *terminal.Terminal) error {
+	_, err := s.modify(tid, func(t *terminal.Terminal, _ *entry) (bool, error) {
 		t.LastSeen = s.now()
 		if softwareVersion != "" {
 			t.SoftwareVersion = softwareVersion
 		}
-		s.changed()
-		return nil
+		return true, nil
 	})
 	return err
 }
