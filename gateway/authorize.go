@@ -35,107 +35,37 @@ var kinds = map[Kind]kindInfo{
 	KindCompletionVoid: {upstream: routing.TxnCompletionVoid, journal: journal.TypeCompletionVoid, original: KindCompletion, credit: true, capture: true},
 }
 
-// financial runs balance inquiries, purchases, voids, refunds and the pre-authorization family.
+// financial runs balance inquiries, purchases, voids, refunds and the pre-authorization family:
+// admission (identity, card, SN, amount, limits), the original of a follow-up, the upstream
+// request (written ahead), then the outcome — declined, or captured (capture.go).
 func (p *Processor) financial(ctx context.Context, t *txn) ([]byte, error) {
 	info := kinds[t.kind]
-	if code := p.authenticate(ctx, t); code != "" {
-		return p.decline(ctx, t, code)
-	}
-	if code := p.readCard(ctx, t); code != "" {
-		return p.decline(ctx, t, code)
-	}
-	if t.kind == KindPurchase || t.kind == KindPreAuth || t.kind == KindBalance {
-		if code := p.checkSN(ctx, t, t.pan, false); code != "" {
-			return p.decline(ctx, t, code)
-		}
-	}
-	p.requirementFor(t)
-	t.bizDate = p.cfg.Calendar.BusinessDate(t.start)
-
-	var amount int64
-	if t.kind != KindBalance {
-		v, err := t.req.Number(4)
-		if err != nil {
-			return p.decline(ctx, t, "30")
-		}
-		if amount = int64(v); amount <= 0 {
-			return p.decline(ctx, t, "13")
-		}
-		if p.cfg.MaxAmount > 0 && amount > p.cfg.MaxAmount && !info.credit {
-			return p.decline(ctx, t, "61")
-		}
-	}
-	if info.limited && p.cfg.MaxDailyCount > 0 {
-		n, err := p.d.State.CountDaily(ctx, t.term.TID, t.bizDate)
-		if err != nil {
-			return p.systemError(ctx, t, "daily count", err)
-		}
-		if n > p.cfg.MaxDailyCount {
-			return p.decline(ctx, t, "65")
-		}
+	amount, no := p.admit(ctx, t, info)
+	if no.refused() {
+		return p.refuse(ctx, t, no)
 	}
 	p.identify2(t)
-	token := t.ids.token
-
 	var orig TxnRecord
 	if info.original != KindUnsupported {
 		var code string
-		if orig, code = p.original(ctx, t, info, token, amount); code != "" {
+		if orig, code = p.original(ctx, t, info, t.ids.token, amount); code != "" {
 			return p.decline(ctx, t, code)
 		}
 	}
 	match := p.d.Upstream.Table().Resolve(t.pan, t.req.Field(22))
-	route := match.Route
+	route, kind := match.Route, cardKind(match.Kind)
 	if info.original != KindUnsupported {
-		route = orig.Route
+		route, kind = orig.Route, orig.Kind
 	}
-
 	t.id = t.ids.id
-	req := &t.upReq
-	*req = routing.Request{
-		Type: info.upstream, Txn: t.id, PAN: t.pan, ProcessingCode: t.req.Field(3), Amount: amount,
-		LocalTime: t.req.Field(12), LocalDate: t.req.Field(13), Expiry: t.req.Field(14),
-		EntryMode: t.req.Field(22), CardSequence: t.req.Field(23), ConditionCode: t.req.Field(25),
-		AcquirerID: p.acqID, RRN: t.rrn[:], TID: t.req.Field(41), MID: t.req.Field(42),
-		ICC: t.req.Field(55), Currency: routing.DefaultCurrency,
+	if no := p.buildRequest(ctx, t, info, route, orig, amount); no.refused() {
+		return p.refuse(ctx, t, no)
 	}
-	if cur := t.req.Field(49); cur != nil && string(cur) != routing.DefaultCurrency {
-		req.Currency = string(cur)
-	}
-	if t.track != nil {
-		req.Track2 = trackForUpstream(t.track)
-	}
-	if block := t.req.Field(52); block != nil {
-		zpk, ok := p.cfg.ZPK[route]
-		if !ok {
-			p.log.Error("no zone PIN key for route", zap.String("route", route))
-			return p.decline(ctx, t, "96")
-		}
-		var err error
-		t.pin, err = p.d.HSM.TranslatePIN(ctx, t.term.Keys.PIK, zpk, block, t.pan)
-		if err != nil {
-			var pe *hsm.PINBlockError
-			if errors.As(err, &pe) || errors.Is(err, hsm.ErrPINBlock) {
-				return p.decline(ctx, t, "99")
-			}
-			return p.systemError(ctx, t, "PIN translation", err)
-		}
-		req.PINBlock = t.pin[:]
-	}
-	if info.original != KindUnsupported {
-		req.Original = &routing.Original{MTI: orig.UpstreamMTI, STAN: orig.UpstreamSTAN, Transmission: orig.UpstreamTransmission}
-		req.AuthCode = []byte(orig.AuthCode)
-	}
-	req.MCC, req.MerchantName = p.merchant(ctx, t.term.MID, t.start)
-
 	rec := TxnRecord{
 		ID: t.id, Type: info.journal, TID: t.term.TID, MID: t.term.MID, Batch: t.cls.f60.Batch,
-		STAN: stanOf(t), LocalDate: string(t.req.Field(13)), Amount: amount, Currency: req.Currency,
-		MaskedPAN: t.ids.masked, PANToken: token, Kind: cardKind(match.Kind),
+		STAN: stanOf(t), LocalDate: string(t.req.Field(13)), Amount: amount, Currency: t.upReq.Currency,
+		MaskedPAN: t.ids.masked, PANToken: t.ids.token, Kind: kind,
 		RRN: t.ids.rrn, Route: route, BusinessDate: t.bizDate, Original: orig.Key(), CreatedAt: t.start,
-	}
-	if info.original != KindUnsupported {
-		rec.Kind = orig.Kind
 	}
 	res, err := p.sendUpstream(ctx, t, info, &rec, orig)
 	if err != nil {
@@ -156,6 +86,108 @@ func (p *Processor) financial(ctx context.Context, t *txn) ([]byte, error) {
 	}
 	rec.Status = TxnApproved
 	return p.capture(ctx, t, info, &rec, orig, res)
+}
+
+// refusal is why a request is answered before it goes upstream: a response code, or a system
+// failure (what failed and the error: 96).
+type refusal struct {
+	code string
+	what string
+	err  error
+}
+
+func (r refusal) refused() bool { return r.code != "" || r.err != nil }
+
+func (p *Processor) refuse(ctx context.Context, t *txn, r refusal) ([]byte, error) {
+	if r.err != nil {
+		return p.systemError(ctx, t, r.what, r.err)
+	}
+	return p.decline(ctx, t, r.code)
+}
+
+// admit checks what a financial request needs before anything is remembered of it: the
+// terminal and its MAC, the card, the SN binding (purchase, pre-auth, balance), the amount and
+// the limits. It sets t.bizDate and returns the amount in fen (0 for a balance inquiry).
+func (p *Processor) admit(ctx context.Context, t *txn, info kindInfo) (int64, refusal) {
+	if code := p.authenticate(ctx, t); code != "" {
+		return 0, refusal{code: code}
+	}
+	if code := p.readCard(ctx, t); code != "" {
+		return 0, refusal{code: code}
+	}
+	if t.kind == KindPurchase || t.kind == KindPreAuth || t.kind == KindBalance {
+		if code := p.checkSN(ctx, t, t.pan, false); code != "" {
+			return 0, refusal{code: code}
+		}
+	}
+	p.requirementFor(t)
+	t.bizDate = p.cfg.Calendar.BusinessDate(t.start)
+	var amount int64
+	if t.kind != KindBalance {
+		v, err := t.req.Number(4)
+		if err != nil {
+			return 0, refusal{code: "30"}
+		}
+		if amount = int64(v); amount <= 0 {
+			return 0, refusal{code: "13"}
+		}
+		if p.cfg.MaxAmount > 0 && amount > p.cfg.MaxAmount && !info.credit {
+			return 0, refusal{code: "61"}
+		}
+	}
+	if info.limited && p.cfg.MaxDailyCount > 0 {
+		n, err := p.d.State.CountDaily(ctx, t.term.TID, t.bizDate)
+		if err != nil {
+			return 0, refusal{what: "daily count", err: err}
+		}
+		if n > p.cfg.MaxDailyCount {
+			return 0, refusal{code: "65"}
+		}
+	}
+	return amount, refusal{}
+}
+
+// buildRequest fills t.upReq, the upstream request of t on route: the card and terminal
+// fields, the PIN block translated to the route's zone PIN key, and the original's upstream
+// identifiers (field 90) for a follow-up.
+func (p *Processor) buildRequest(ctx context.Context, t *txn, info kindInfo, route string, orig TxnRecord, amount int64) refusal {
+	req := &t.upReq
+	*req = routing.Request{
+		Type: info.upstream, Txn: t.id, PAN: t.pan, ProcessingCode: t.req.Field(3), Amount: amount,
+		LocalTime: t.req.Field(12), LocalDate: t.req.Field(13), Expiry: t.req.Field(14),
+		EntryMode: t.req.Field(22), CardSequence: t.req.Field(23), ConditionCode: t.req.Field(25),
+		AcquirerID: p.acqID, RRN: t.rrn[:], TID: t.req.Field(41), MID: t.req.Field(42),
+		ICC: t.req.Field(55), Currency: routing.DefaultCurrency,
+	}
+	if cur := t.req.Field(49); cur != nil && string(cur) != routing.DefaultCurrency {
+		req.Currency = string(cur)
+	}
+	if t.track != nil {
+		req.Track2 = trackForUpstream(t.track)
+	}
+	if block := t.req.Field(52); block != nil {
+		zpk, ok := p.cfg.ZPK[route]
+		if !ok {
+			p.log.Error("no zone PIN key for route", zap.String("route", route))
+			return refusal{code: "96"}
+		}
+		var err error
+		t.pin, err = p.d.HSM.TranslatePIN(ctx, t.term.Keys.PIK, zpk, block, t.pan)
+		if err != nil {
+			var pe *hsm.PINBlockError
+			if errors.As(err, &pe) || errors.Is(err, hsm.ErrPINBlock) {
+				return refusal{code: "99"}
+			}
+			return refusal{what: "PIN translation", err: err}
+		}
+		req.PINBlock = t.pin[:]
+	}
+	if info.original != KindUnsupported {
+		req.Original = &routing.Original{MTI: orig.UpstreamMTI, STAN: orig.UpstreamSTAN, Transmission: orig.UpstreamTransmission}
+		req.AuthCode = []byte(orig.AuthCode)
+	}
+	req.MCC, req.MerchantName = p.merchant(ctx, t.term.MID, t.start)
+	return refusal{}
 }
 
 // sendUpstream sends the authorization in t.upReq to rec.Route. Every request that can move
