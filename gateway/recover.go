@@ -186,7 +186,7 @@ func (rp *replay) apply(ctx context.Context, rec *journal.Record) error {
 		delete(rp.open, rec.Original.TxnID)
 		if rp.rebuild {
 			tr := txnRecordOf(rec, rec.Of, rec.Original.TxnID, TxnDeclined)
-			if err := rp.put(ctx, tr); err != nil {
+			if _, err := rp.put(ctx, tr); err != nil {
 				return err
 			}
 		}
@@ -220,8 +220,8 @@ func (rp *replay) apply(ctx context.Context, rec *journal.Record) error {
 func (rp *replay) captured(ctx context.Context, rec *journal.Record) error {
 	p := rp.p
 	tr := txnRecordOf(rec, rec.Type, rec.TxnID, TxnApproved)
-	if err := rp.put(ctx, tr); err != nil {
-		return err
+	if existed, err := rp.put(ctx, tr); err != nil || existed {
+		return err // applied already: its original and totals are not touched twice
 	}
 	k := kindOfType(rec.Type)
 	info := kinds[k]
@@ -252,7 +252,8 @@ func (rp *replay) reversed(ctx context.Context, rec *journal.Record) error {
 		if of == 0 {
 			of = journal.TypePurchase
 		}
-		return rp.put(ctx, txnRecordOf(rec, of, rec.Original.TxnID, TxnReversed))
+		_, err := rp.put(ctx, txnRecordOf(rec, of, rec.Original.TxnID, TxnReversed))
+		return err
 	case err != nil:
 		return fmt.Errorf("gateway: recover reversal: %w", err)
 	case orig.Status == TxnReversed:
@@ -266,14 +267,16 @@ func (rp *replay) reversed(ctx context.Context, rec *journal.Record) error {
 	return nil
 }
 
-// put stores tr in the index; a copy already there (a replay after an interrupted one, or a
-// tombstone the terminal's reversal left) is kept.
-func (rp *replay) put(ctx context.Context, tr TxnRecord) error {
-	if err := rp.p.d.State.PutTxn(ctx, tr); err != nil && !errors.Is(err, ErrExists) {
-		return fmt.Errorf("gateway: recover index: %w", err)
+// put stores tr in the index; a copy already there (a record journaled twice, or a tombstone
+// the terminal's reversal left) is kept, and reported.
+func (rp *replay) put(ctx context.Context, tr TxnRecord) (existed bool, err error) {
+	if err := rp.p.d.State.PutTxn(ctx, tr); errors.Is(err, ErrExists) {
+		return true, nil
+	} else if err != nil {
+		return false, fmt.Errorf("gateway: recover index: %w", err)
 	}
 	rp.stats.Transactions++
-	return nil
+	return false, nil
 }
 
 // answer restores the answer a record carries for the request (TID, batch, stan, mti) while it

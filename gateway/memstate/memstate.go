@@ -166,7 +166,11 @@ type shard struct {
 	txns   map[gateway.TxnKey]*txnEntry
 	totals map[totalsKey]*totalsEntry
 	daily  map[dailyKey]*dailyEntry
-	_      [32]byte // keeps neighbouring shards' mutexes off one cache line
+	// rtCalm and txnCalm: until then an insertion over the bound skips the eviction sample,
+	// because the last one found every sampled entry younger than MinKeep (a burst, or a
+	// replay after a restart, where all entries are new).
+	rtCalm, txnCalm time.Time
+	_               [32]byte // keeps neighbouring shards' mutexes off one cache line
 }
 
 // New validates cfg and returns a running State whose sweep goroutine (unless disabled) runs
@@ -185,8 +189,10 @@ func New(cfg Config) (*State, error) {
 	}
 	for i := range s.shards {
 		sh := &s.shards[i]
-		sh.rt = make(map[gateway.RetransmitKey]*rtEntry)
-		sh.txns = make(map[gateway.TxnKey]*txnEntry)
+		// Sized for the bounds, so filling them (a busy day, or the replay after a restart)
+		// never rehashes: ~30 MB for the default bounds.
+		sh.rt = make(map[gateway.RetransmitKey]*rtEntry, s.perShard(cfg.MaxResponses))
+		sh.txns = make(map[gateway.TxnKey]*txnEntry, s.perShard(cfg.MaxTxns))
 		sh.totals = make(map[totalsKey]*totalsEntry)
 		sh.daily = make(map[dailyKey]*dailyEntry)
 	}
