@@ -166,11 +166,7 @@ type shard struct {
 	txns   map[gateway.TxnKey]*txnEntry
 	totals map[totalsKey]*totalsEntry
 	daily  map[dailyKey]*dailyEntry
-	// rtCalm and txnCalm: until then an insertion over the bound skips the eviction sample,
-	// because the last one found every sampled entry younger than MinKeep (a burst, or a
-	// replay after a restart, where all entries are new).
-	rtCalm, txnCalm time.Time
-	_               [32]byte // keeps neighbouring shards' mutexes off one cache line
+	_      [32]byte // keeps neighbouring shards' mutexes off one cache line
 }
 
 // New validates cfg and returns a running State whose sweep goroutine (unless disabled) runs

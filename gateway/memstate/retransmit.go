@@ -113,7 +113,7 @@ const evictSample = 16
 // of MaxResponses. Go's map iteration starts at a random place, which makes the sample random.
 // Reservations in progress and entries younger than MinKeep are never evicted.
 func (s *State) makeRoomRT(sh *shard, now time.Time) {
-	if len(sh.rt) < s.perShard(s.cfg.MaxResponses) || now.Before(sh.rtCalm) {
+	if len(sh.rt) < s.perShard(s.cfg.MaxResponses) {
 		return
 	}
 	var victim gateway.RetransmitKey
@@ -129,7 +129,5 @@ func (s *State) makeRoomRT(sh *shard, now time.Time) {
 	}
 	if !oldest.IsZero() {
 		delete(sh.rt, victim)
-	} else {
-		sh.rtCalm = now.Add(s.cfg.MinKeep / 8)
 	}
 }

@@ -71,7 +71,7 @@ func (s *State) UpdateTxn(ctx context.Context, rec gateway.TxnRecord) (gateway.T
 // makeRoomTxn evicts the oldest of a few sampled transactions older than MinKeep when the shard
 // is at its share of MaxTxns: a void or refund naming an evicted original gets 25.
 func (s *State) makeRoomTxn(sh *shard, now time.Time) {
-	if len(sh.txns) < s.perShard(s.cfg.MaxTxns) || now.Before(sh.txnCalm) {
+	if len(sh.txns) < s.perShard(s.cfg.MaxTxns) {
 		return
 	}
 	var victim gateway.TxnKey
@@ -87,8 +87,6 @@ func (s *State) makeRoomTxn(sh *shard, now time.Time) {
 	}
 	if !oldest.IsZero() {
 		delete(sh.txns, victim)
-	} else {
-		sh.txnCalm = now.Add(s.cfg.MinKeep / 8)
 	}
 }
 
