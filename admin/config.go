@@ -59,6 +59,8 @@ type Config struct {
 	MaxBodyBytes int64
 	// Settlement serves /v1/settlement/runs (see settlement.go); nil answers 404 there.
 	Settlement Settlement
+	// Reversals serves /v1/reversals (see reversals.go); nil answers 404 there.
+	Reversals Reversals
 
 	// CodeTTL is the validity of an activation code when the request gives none. Default
 	// terminal.DefaultCodeTTL (7 days); at most terminal.MaxCodeTTL.

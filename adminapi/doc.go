@@ -22,6 +22,7 @@
 //	POST /v1/terminals/{tid}/unblock           → Terminal
 //	POST /v1/terminals/{tid}/resign            → Terminal (force_sign_on set)
 //	POST /v1/terminals/{tid}/software          SoftwareRequest → Terminal
+//	GET  /v1/reversals?tid=&rrn=&txn=&since=&until=&limit=  → ReversalList
 //	GET  /healthz, /readyz                     → Status (503 ErrorBody when not ready)
 //	GET  /metrics                              Prometheus text format
 //

@@ -215,7 +215,7 @@ func (n *Node) startAdmin(ctx context.Context) error {
 	n.Metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		newNodeCollector(n))
 	srv, err := admin.New(admin.Config{Addr: n.cfg.AdminListen, Token: tok, Ready: n.ready, Gatherer: n.Metrics,
-		Settlement: n.settle, Stats: n.stats},
+		Settlement: n.settle, Stats: n.stats, Reversals: n.reversalsAPI()},
 		n.Registry, n.HSM, n.log)
 	if err != nil {
 		return err

@@ -43,19 +43,7 @@ func testUpstreamTimeout(t *testing.T, redisURL string) {
 	}
 
 	// An issuer that answers replaces the dropping one: the queued reversal is delivered.
-	if err := e.node.Simulator.Shutdown(ctx); err != nil {
-		t.Fatal(err)
-	}
-	sim, err := issuersim.New(e.node.NATS(), issuersim.Config{ZPK: zpk}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	must(t, sim.Start())
-	t.Cleanup(func() {
-		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		_ = sim.Shutdown(sctx)
-	})
+	sim := e.replaceSimulator(zpk)
 	eventually(t, "the reversal to be acknowledged", func() bool {
 		return e.reversalDepth() == 0 && sim.Ledger().Total().Reversals.Count >= 1
 	})
@@ -243,4 +231,25 @@ func (d *device) settle(tot codec.Totals) uint8 {
 	got, err := codec.ParseSettlementTotals(resp.Field(48))
 	must(t, err)
 	return got.Domestic.Flag
+}
+
+// replaceSimulator stops the node's issuer simulator and starts an answering one (PIN blocks
+// under zpk) in its place, stopped at the end of the test.
+func (e *env) replaceSimulator(zpk []byte) *issuersim.Simulator {
+	t := e.t
+	t.Helper()
+	if err := e.node.Simulator.Shutdown(e.ctx); err != nil {
+		t.Fatal(err)
+	}
+	sim, err := issuersim.New(e.node.NATS(), issuersim.Config{ZPK: zpk}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	must(t, sim.Start())
+	t.Cleanup(func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = sim.Shutdown(sctx)
+	})
+	return sim
 }

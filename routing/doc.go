@@ -16,6 +16,8 @@
 //     a reversal is durably stored; the forwarding loop sends 0400, then 0420 for every repeat
 //     with capped exponential backoff, acknowledges the stored reversal only on a 0410/0430,
 //     and raises an alert for reversals past their retry budget without ever dropping them.
+//     Each delivered reversal is recorded, with the issuer's answer, in a second stream kept at
+//     least 7 days before it leaves the queue; Delivered and Pending read the two streams.
 //   - STANSource: upstream STANs unique per route per UTC day (MemorySTAN for one node).
 //
 // Errors are sentinels wrapped by typed errors (UpstreamError, TableError, MappingError); none

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -26,6 +27,13 @@ const (
 	DefaultRetryBudget      = 10
 	DefaultAckWait          = MaxTimeout + 30*time.Second
 	DefaultPollWait         = 2 * time.Second
+
+	DefaultReversalLogStream  = "POSGATE_REVERSAL_LOG"
+	DefaultReversalLogSubject = "posgate.reversal-log" // records go to <subject>.<route>.<tid>.<id> (reversallog.go)
+	DefaultReversalLogMaxAge  = 8 * 24 * time.Hour
+	// MinReversalLogMaxAge is the shortest retention of the delivered-reversal log Validate
+	// accepts: operators must be able to look a reversal up for a week.
+	MinReversalLogMaxAge = 7 * 24 * time.Hour
 )
 
 // ForwarderConfig configures the reversal store-and-forward.
@@ -56,6 +64,17 @@ type ForwarderConfig struct {
 	AckWait time.Duration
 	// PollWait bounds one pull from the queue when it is empty. Default DefaultPollWait.
 	PollWait time.Duration
+
+	// LogStream is the stream that keeps a record of every delivered reversal — the reversal
+	// as stored plus the issuer's answer — after it leaves the queue (file storage, limits
+	// retention, Replicas like the queue). Default DefaultReversalLogStream.
+	LogStream string
+	// LogSubject is the subject prefix of LogStream; it must not overlap Subject. Default
+	// DefaultReversalLogSubject.
+	LogSubject string
+	// LogMaxAge is how long delivered reversals stay in LogStream: at least
+	// MinReversalLogMaxAge. Default DefaultReversalLogMaxAge (8 days).
+	LogMaxAge time.Duration
 }
 
 // ErrForwarderConfig is wrapped by the errors of ForwarderConfig.Validate.
@@ -76,6 +95,12 @@ func (c ForwarderConfig) withDefaults() ForwarderConfig {
 	if c.Consumer == "" {
 		c.Consumer = DefaultReversalConsumer
 	}
+	if c.LogStream == "" {
+		c.LogStream = DefaultReversalLogStream
+	}
+	if c.LogSubject == "" {
+		c.LogSubject = DefaultReversalLogSubject
+	}
 	if c.Replicas == 0 {
 		c.Replicas = 1
 	}
@@ -89,6 +114,7 @@ func (c ForwarderConfig) withDefaults() ForwarderConfig {
 	def(&c.MaxBackoff, DefaultMaxBackoff)
 	def(&c.AckWait, DefaultAckWait)
 	def(&c.PollWait, DefaultPollWait)
+	def(&c.LogMaxAge, DefaultReversalLogMaxAge)
 	return c
 }
 
@@ -109,8 +135,20 @@ func (c ForwarderConfig) Validate() error {
 		return bad("AckWait", "must exceed the longest route timeout (30s)")
 	case c.PollWait < 10*time.Millisecond:
 		return bad("PollWait", "must be at least 10ms")
+	case c.LogMaxAge < MinReversalLogMaxAge:
+		return bad("LogMaxAge", "must be at least 7 days")
+	case c.LogStream == c.Stream:
+		return bad("LogStream", "must differ from Stream")
+	case overlaps(c.Subject, c.LogSubject):
+		return bad("LogSubject", "must not overlap Subject")
 	}
 	return nil
+}
+
+// overlaps reports whether one subject prefix is, token by token, a prefix of the other, so
+// that <a>.> and <b>.> would share subjects.
+func overlaps(a, b string) bool {
+	return a == b || strings.HasPrefix(a, b+".") || strings.HasPrefix(b, a+".")
 }
 
 // Backoff returns the wait after attempt n (1-based) failed: InitialBackoff·2^(n-1), at most
@@ -144,14 +182,22 @@ type ReversalStats struct {
 // Forwarder is the reversal store-and-forward. Enqueue stores a reversal durably and may be
 // called whether or not the forwarding loop runs; Start runs the loop, which sends each stored
 // reversal upstream — 0400 on its first delivery, 0420 on every later one — until a 0410/0430
-// answers it, and only then removes it. Shutdown stops the loop. Any number of forwarders may
+// answers it, and only then — once the delivery is recorded in the log stream, where Delivered
+// finds it for LogMaxAge — removes it. Shutdown stops the loop. Any number of forwarders may
 // share the queue (they share one durable consumer).
 type Forwarder struct {
 	cfg    ForwarderConfig
 	client *Client
 	js     jetstream.JetStream
+	queue  jetstream.Stream // the work queue (cfg.Stream)
+	dlog   jetstream.Stream // the delivered-reversal log (cfg.LogStream)
 	cons   jetstream.Consumer
 	log    *zap.Logger
+
+	// afterRecord, when set (tests only), runs after a delivery is recorded and before the
+	// queue message is acked; returning true abandons the message there (nak), as a crash
+	// between the two would, so it is delivered again.
+	afterRecord func(rev *Reversal) bool
 
 	attempts, acked, alerts atomic.Uint64
 	mu                      sync.Mutex
@@ -164,8 +210,9 @@ type Forwarder struct {
 	done                chan struct{}
 }
 
-// NewForwarder creates (or updates) the reversal stream and its durable consumer and returns a
-// stopped forwarder sending through client. log may be nil.
+// NewForwarder creates (or updates) the reversal stream, its durable consumer and the
+// delivered-reversal log stream, and returns a stopped forwarder sending through client. log
+// may be nil.
 func NewForwarder(ctx context.Context, client *Client, cfg ForwarderConfig, log *zap.Logger) (*Forwarder, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -202,7 +249,23 @@ func NewForwarder(ctx context.Context, client *Client, cfg ForwarderConfig, log 
 	if err != nil {
 		return nil, fmt.Errorf("routing: reversal consumer %s: %w", cfg.Consumer, err)
 	}
-	f := &Forwarder{cfg: cfg, client: client, js: js, cons: cons, log: log.Named("reversals"),
+	dlog, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+		Name:        cfg.LogStream,
+		Description: "posgate reversals delivered upstream, with the issuer's answer",
+		Subjects:    []string{cfg.LogSubject + ".>"},
+		Retention:   jetstream.LimitsPolicy,
+		Storage:     jetstream.FileStorage,
+		Replicas:    cfg.Replicas,
+		MaxAge:      cfg.LogMaxAge,
+		Discard:     jetstream.DiscardOld,
+		// A redelivery after a crash between recording and acking comes after AckWait; the
+		// per-subject expectation in record covers any later one.
+		Duplicates: min(2*cfg.AckWait, cfg.LogMaxAge),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("routing: reversal log stream %s: %w", cfg.LogStream, err)
+	}
+	f := &Forwarder{cfg: cfg, client: client, js: js, queue: stream, dlog: dlog, cons: cons, log: log.Named("reversals"),
 		overBudget: make(map[string]struct{}), done: make(chan struct{})}
 	f.poll, f.stopPoll = context.WithCancel(context.Background())
 	f.hard, f.stopHard = context.WithCancel(context.Background())
@@ -330,23 +393,47 @@ func (f *Forwarder) handle(msg jetstream.Msg) {
 		_ = msg.NakWithDelay(f.cfg.MaxBackoff)
 		return
 	}
+	if attempt > 1 && f.delivered(&rev) {
+		// A forwarder stopped between recording the answer and acking: upstream has it.
+		if aerr := msg.DoubleAck(context.Background()); aerr != nil {
+			f.log.Warn("delivered reversal not removed from the queue", zap.String("reversal", rev.ID), zap.Error(aerr))
+			return
+		}
+		f.forget(rev.ID)
+		f.log.Info("reversal already delivered (found in the log); removed from the queue",
+			zap.String("reversal", rev.ID), zap.String("route", rev.Route), zap.Int("attempt", attempt))
+		return
+	}
 	f.attempts.Add(1)
 	ctx, cancel := context.WithCancel(f.hard)
 	res, err := f.client.send(ctx, rev.Route, rev.request(attempt > 1), Sent{STAN: rev.STAN})
 	cancel()
 	if err == nil {
 		// A 0410/0430 that answers this reversal (ParseReply checked MTI, 11 and 41), whatever
-		// its response code: upstream has it.
+		// its response code: upstream has it. Record that before the reversal leaves the queue,
+		// so every delivered reversal can be looked up; if the record cannot be written, keep
+		// the reversal queued: it is repeated as 0420 (harmless) and recorded then.
+		d := DeliveredReversal{Reversal: rev, MTI: res.MTI, ResponseCode: res.ResponseCode, Attempts: attempt,
+			QueuedAt: meta.Timestamp.UTC(), DeliveredAt: f.client.now().UTC()}
+		if rerr := f.record(&d); rerr != nil {
+			delay := f.cfg.Backoff(attempt)
+			f.log.Warn("reversal acknowledged upstream but its record failed; it stays queued and is sent again",
+				zap.String("reversal", rev.ID), zap.Duration("retry_in", delay), zap.Error(rerr))
+			_ = msg.NakWithDelay(delay)
+			return
+		}
+		if f.afterRecord != nil && f.afterRecord(&rev) {
+			_ = msg.Nak()
+			return
+		}
 		if aerr := msg.DoubleAck(context.Background()); aerr != nil {
-			// The reversal will be delivered again and repeated as 0420: harmless.
+			// The reversal will be delivered again, found in the log and acked then.
 			f.log.Warn("reversal acknowledged upstream but not removed from the queue",
 				zap.String("reversal", rev.ID), zap.Error(aerr))
 			return
 		}
 		f.acked.Add(1)
-		f.mu.Lock()
-		delete(f.overBudget, rev.ID)
-		f.mu.Unlock()
+		f.forget(rev.ID)
 		f.log.Info("reversal acknowledged upstream", zap.String("reversal", rev.ID), zap.String("route", rev.Route),
 			zap.Int("attempt", attempt), zap.String("response_code", res.ResponseCode))
 		return
@@ -366,6 +453,13 @@ func (f *Forwarder) handle(msg jetstream.Msg) {
 	if nerr := msg.NakWithDelay(delay); nerr != nil {
 		f.log.Warn("reversal nak failed; it is redelivered after the ack wait", zap.String("reversal", rev.ID), zap.Error(nerr))
 	}
+}
+
+// forget drops what the forwarder remembers of a reversal that left the queue.
+func (f *Forwarder) forget(id string) {
+	f.mu.Lock()
+	delete(f.overBudget, id)
+	f.mu.Unlock()
 }
 
 // alert raises the operator alert for a reversal, once per reversal and forwarder.

@@ -169,6 +169,21 @@ func TestForwarderRestartLosesNothing(t *testing.T) {
 		if l.Reversals.Fen != fen {
 			t.Errorf("reversed %d fen, want %d", l.Reversals.Fen, fen)
 		}
+		// Each delivered reversal is recorded once, whichever forwarder delivered it.
+		d, err := f2.Delivered(context.Background(), routing.DeliveredQuery{Limit: routing.MaxQueryLimit})
+		if err != nil {
+			t.Fatal(err)
+		}
+		seen := map[string]bool{}
+		for _, r := range d {
+			if seen[r.Reversal.ID] || r.ResponseCode != "00" {
+				t.Errorf("record %+v repeated or not 00", r)
+			}
+			seen[r.Reversal.ID] = true
+		}
+		if len(seen) != n {
+			t.Errorf("%d reversals recorded, want %d", len(seen), n)
+		}
 	})
 	noLeak(t, before)
 }
@@ -203,6 +218,9 @@ func TestReversalsSurviveServerRestart(t *testing.T) {
 	shutdown(t, f2.Shutdown)
 	if got := sim.Ledger().Routes["cup"].Reversals.Count; got != 3 {
 		t.Errorf("simulator saw %d reversals, want 3", got)
+	}
+	if got := delivered(t, f2, routing.DeliveredQuery{}); len(got) != 3 {
+		t.Errorf("%d delivered reversals recorded, want 3", len(got))
 	}
 }
 
@@ -253,6 +271,8 @@ func TestForwarderConfig(t *testing.T) {
 	bad := []routing.ForwarderConfig{
 		{Workers: -1}, {RetryBudget: -1}, {InitialBackoff: time.Minute, MaxBackoff: time.Second},
 		{AckWait: 10 * time.Second}, {Replicas: 7}, {PollWait: time.Millisecond},
+		{LogMaxAge: 6 * 24 * time.Hour}, {LogStream: routing.DefaultReversalStream},
+		{LogSubject: routing.DefaultReversalSubject + ".log"}, {LogSubject: "posgate"},
 	}
 	for i, c := range bad {
 		if err := c.Validate(); !errors.Is(err, routing.ErrForwarderConfig) {

@@ -2,6 +2,7 @@
 //
 //	posgate serve [--listen :8583] [--admin-listen :8080] [--data ./data] [--nats URL] [--redis URL] [--routes FILE] [--config FILE]
 //	posgate terminal add|list|show|block|unblock|code|resign|software|import …
+//	posgate reversals [--tid TID] [--rrn RRN] [--txn PREFIX] [--since 24h] [--json]
 //	posgate decode [--profile terminal|upstream] [--json] [HEX]
 //	posgate encode [--profile terminal|upstream] < message.json
 //	posgate issuer-sim --nats URL [flags]
@@ -29,6 +30,7 @@ var commands = []command{
 	{"issuer-sim", "run the deterministic issuer simulator on NATS until SIGINT/SIGTERM", runIssuerSim},
 	{"settle", "settle one business date from the journal to settlement files (T+1)", runSettle},
 	{"terminal", "manage terminals and activation codes through the admin API (posgate terminal help)", runTerminal},
+	{"reversals", "list reversals delivered upstream (kept 7+ days) and still queued, through the admin API", runReversals},
 	{"loadtest", "run a fleet of simulated terminals at a target rate against a gateway and report", runLoadtest},
 }
 
