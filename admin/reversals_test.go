@@ -42,7 +42,7 @@ var (
 func sampleReversals() adminapi.ReversalList {
 	rev := adminapi.Reversal{ID: "txn-1-r000123", Route: "cup", TID: "10400067", MID: "000000000000004",
 		RRN: "000000000001", ProcessingCode: "000000", AmountFen: 1234, Currency: "156", Reason: "98", STAN: 42,
-		Original: adminapi.ReversalOriginal{MTI: "0200", STAN: 123, Transmission: "0314100000"},
+		Original:  adminapi.ReversalOriginal{MTI: "0200", STAN: 123, Transmission: "0314100000"},
 		CreatedAt: revQueued, QueuedAt: revQueued}
 	later := rev
 	later.ID, later.STAN = "txn-2-r000124", 43
