@@ -45,8 +45,9 @@ type txn struct {
 	owed routing.Reversal
 	owes bool
 	// hash is the request's content hash (hashed: computed, by once).
-	hash   ContentHash
-	hashed bool
+	hash    ContentHash
+	hashed  bool
+	hashStr string // hashHex's cache
 }
 
 func newTxn() *txn {
@@ -67,7 +68,7 @@ func (t *txn) reset(f codec.Frame, start time.Time) {
 	t.term = terminal.Terminal{}
 	t.rc, t.requirement = [2]byte{}, 0
 	t.pan, t.track, t.bizDate, t.id = nil, nil, journal.Date{}, ""
-	t.upstreamTime, t.owes, t.hashed = 0, false, false
+	t.upstreamTime, t.owes, t.hashed, t.hashStr = 0, false, false, ""
 	t.upReq = routing.Request{}
 	t.ids = idStrings{}
 }

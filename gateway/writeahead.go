@@ -51,10 +51,14 @@ func (p *Processor) journalDecline(ctx context.Context, t *txn, rec *TxnRecord, 
 	}
 }
 
-// hashHex is the request's content hash in hex ("" when none was computed).
+// hashHex is the request's content hash in hex ("" when none was computed), encoded once per
+// transaction (its intent and its outcome both carry it).
 func (t *txn) hashHex() string {
 	if !t.hashed {
 		return ""
 	}
-	return hex.EncodeToString(t.hash[:])
+	if t.hashStr == "" {
+		t.hashStr = hex.EncodeToString(t.hash[:])
+	}
+	return t.hashStr
 }

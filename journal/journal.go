@@ -162,7 +162,7 @@ func (j *Journal) Append(ctx context.Context, rec Record) error {
 	if err := rec.Validate(); err != nil {
 		return err
 	}
-	enc, _ := rec.AppendBinary(make([]byte, 0, 160))
+	enc, _ := rec.AppendBinary(make([]byte, 0, 192+len(rec.Answer)))
 	now := time.Now().UnixNano()
 
 	j.mu.Lock()
