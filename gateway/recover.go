@@ -139,7 +139,7 @@ func (p *Processor) Recover(ctx context.Context, src JournalSource, r Recovery) 
 	}
 	st.OpenIntents = len(open)
 	for _, in := range open {
-		if err := p.resolveIntent(ctx, &in, r.Rebuild); err != nil {
+		if err := p.resolveIntent(ctx, &in); err != nil {
 			return st, err
 		}
 		st.Reversed++
@@ -312,7 +312,7 @@ func (rp *replay) answer(ctx context.Context, rec *journal.Record, mti, stan str
 
 // resolveIntent reverses the request of an open intent: queued upstream, marked reversed in the
 // index, and journaled (which closes the intent).
-func (p *Processor) resolveIntent(ctx context.Context, in *journal.Record, rebuild bool) error {
+func (p *Processor) resolveIntent(ctx context.Context, in *journal.Record) error {
 	tr := txnRecordOf(in, in.Of, in.Original.TxnID, TxnReversed)
 	rev := reversalOf(&tr, "98")
 	rev.ProcessingCode = in.ProcessingCode
@@ -354,15 +354,14 @@ func txnRecordOf(rec *journal.Record, typ journal.TxnType, id string, st TxnStat
 	return tr
 }
 
-// mtiOf is the terminal request MTI of a transaction of type typ ("" for none).
+// mtiOf is the terminal request MTI of a transaction of type typ ("" for none), from the
+// transaction table.
 func mtiOf(typ journal.TxnType) string {
-	switch typ {
-	case journal.TypePurchase, journal.TypeVoid, journal.TypeCompletion, journal.TypeCompletionVoid:
-		return "0200"
-	case journal.TypeRefund:
-		return "0220"
-	case journal.TypePreAuth, journal.TypePreAuthVoid:
-		return "0100"
+	k := kindOfType(typ)
+	for _, f := range financialKinds {
+		if f.kind == k && k != KindUnsupported {
+			return f.mti
+		}
 	}
 	return ""
 }

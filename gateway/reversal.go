@@ -119,13 +119,21 @@ func (p *Processor) uncount(ctx context.Context, rec *TxnRecord) {
 
 // kindOfType is the financial kind whose journal type is typ (KindUnsupported for none).
 func kindOfType(typ journal.TxnType) Kind {
-	for k, info := range kinds {
-		if info.journal == typ && typ != 0 {
-			return k
-		}
+	if int(typ) < len(kindByType) {
+		return kindByType[typ]
 	}
 	return KindUnsupported
 }
+
+// kindByType inverts the journal types of kinds, once.
+var kindByType = func() (m [256]Kind) {
+	for k, info := range kinds {
+		if info.journal != 0 {
+			m[info.journal] = k
+		}
+	}
+	return m
+}()
 
 func withStatus(r TxnRecord, s TxnStatus) TxnRecord {
 	r.Status = s

@@ -29,8 +29,7 @@ const (
 func (p *Processor) intentRecord(t *txn, rec *TxnRecord, orig TxnRecord) journal.Record {
 	jr := p.journalRecord(t, rec, orig)
 	jr.Of, jr.Type = jr.Type, journal.TypeIntent
-	jr.TxnID = rec.ID + intentSuffix
-	jr.Original = journal.OriginalRef{TxnID: rec.ID, RRN: rec.RRN, Batch: t.ids.batch, STAN: t.ids.stan, Date: rec.BusinessDate}
+	jr.TxnID, jr.Original = rec.ID+intentSuffix, selfRef(t, rec)
 	jr.ResponseTime = jr.RequestTime // not answered: the intent is written before the request leaves
 	return jr
 }
@@ -42,13 +41,18 @@ func (p *Processor) intentRecord(t *txn, rec *TxnRecord, orig TxnRecord) journal
 func (p *Processor) journalDecline(ctx context.Context, t *txn, rec *TxnRecord, orig TxnRecord) {
 	jr := p.journalRecord(t, rec, orig)
 	jr.Of, jr.Type = jr.Type, journal.TypeDeclined
-	jr.TxnID = rec.ID + declineSuffix
-	jr.Original = journal.OriginalRef{TxnID: rec.ID, RRN: rec.RRN, Batch: t.ids.batch, STAN: t.ids.stan, Date: rec.BusinessDate}
+	jr.TxnID, jr.Original = rec.ID+declineSuffix, selfRef(t, rec)
 	jr.AuthCode = ""
 	jr.Answer = string(t.out)
 	if err := p.d.Journal.Append(context.WithoutCancel(ctx), jr); err != nil {
 		p.log.Error("decline not journaled", zap.String("txn", rec.ID), zap.Error(err))
 	}
+}
+
+// selfRef is the reference an intent or decline makes to its own transaction (whose capture
+// would carry rec.ID).
+func selfRef(t *txn, rec *TxnRecord) journal.OriginalRef {
+	return journal.OriginalRef{TxnID: rec.ID, RRN: rec.RRN, Batch: t.ids.batch, STAN: t.ids.stan, Date: rec.BusinessDate}
 }
 
 // hashHex is the request's content hash in hex ("" when none was computed), encoded once per
