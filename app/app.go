@@ -23,6 +23,7 @@ import (
 
 	"github.com/posgate/posgate/admin"
 	"github.com/posgate/posgate/gateway"
+	"github.com/posgate/posgate/gateway/checkpoint"
 	"github.com/posgate/posgate/gateway/memstate"
 	"github.com/posgate/posgate/gateway/redisstate"
 	"github.com/posgate/posgate/hsm"
@@ -98,6 +99,11 @@ type Config struct {
 	// Default DefaultRecoverDays; originals older than that are unknown after a restart
 	// (their refunds and voids get 25), as they are once evicted from memory.
 	RecoverDays int
+	// CheckpointInterval is how often the node saves its replay of the journal to
+	// DataDir/checkpoint-node<N>.bin, so that a restart replays only what followed
+	// (gateway/checkpoint, docs/gateway.md "Checkpoints"). Default
+	// checkpoint.DefaultInterval; negative: no checkpoints (a restart replays whole days).
+	CheckpointInterval time.Duration
 }
 
 // Defaults.
@@ -121,21 +127,26 @@ type Node struct {
 	Forwarder *routing.Forwarder
 	Simulator *issuersim.Simulator
 	Processor *gateway.Processor
-	Gateway   *gateway.Server
-	Admin     *admin.Server
-	Metrics   *prometheus.Registry
+	// Checkpoints saves the replay of the journal in the background (nil when disabled).
+	Checkpoints *checkpoint.Writer
+	Gateway     *gateway.Server
+	Admin       *admin.Server
+	Metrics     *prometheus.Registry
 
 	settle *settleLoop         // settle.go
 	stan   *routing.MemorySTAN // the embedded default's STAN source (nil with Redis)
+	mem    *memstate.State     // the embedded default's State (nil with Redis)
 	// Recovery is what the start-up replay of the journal found and did.
 	Recovery gateway.RecoveryStats
-	started  time.Time
-	nats     *natsembed.Server
-	nc       *nats.Conn
-	rdb      *redis.Client
-	closers  []func(context.Context) error // in reverse start order
-	mu       sync.Mutex
-	shutdown bool
+	// Checkpoint is the checkpoint the start-up replay continued from (nil: none).
+	Checkpoint *checkpoint.Checkpoint
+	started    time.Time
+	nats       *natsembed.Server
+	nc         *nats.Conn
+	rdb        *redis.Client
+	closers    []func(context.Context) error // in reverse start order
+	mu         sync.Mutex
+	shutdown   bool
 }
 
 // Start assembles and starts a node. On error everything started so far is stopped.
@@ -370,14 +381,17 @@ func (n *Node) startStores() error {
 	}
 	n.Registry = reg
 	n.onShutdown(func(context.Context) error { return reg.Close() })
-	st, err := memstate.New(memstate.Config{})
+	st, err := memstate.New(memstateConfig)
 	if err != nil {
 		return fmt.Errorf("gateway state: %w", err)
 	}
-	n.State = st
-	n.onShutdown(func(context.Context) error { st.Close(); return nil })
+	n.mem, n.State = st, st
+	n.onShutdown(func(context.Context) error { n.mem.Close(); return nil })
 	return nil
 }
+
+// memstateConfig is the embedded default's State; checkpoints replay into shadows like it.
+var memstateConfig = memstate.Config{}
 
 func (n *Node) startUpstream(ctx context.Context) error {
 	table := routing.DefaultTable()
@@ -452,6 +466,10 @@ func (n *Node) startGateway(ctx context.Context) error {
 		}
 		pc.ZPK[r.Name] = wk
 	}
+	ck, err := n.loadCheckpoint(ctx)
+	if err != nil {
+		return err
+	}
 	metrics := gateway.NewMetrics(n.Metrics)
 	proc, err := gateway.NewProcessor(pc, gateway.Deps{Registry: n.Registry, HSM: n.HSM, Upstream: n.Routing,
 		Reversals: n.Forwarder, Journal: n.Journal, State: n.State}, metrics, n.log)
@@ -459,7 +477,10 @@ func (n *Node) startGateway(ctx context.Context) error {
 		return err
 	}
 	n.Processor = proc
-	if err := n.recover(ctx); err != nil {
+	if err := n.recover(ctx, ck); err != nil {
+		return err
+	}
+	if err := n.startCheckpoints(); err != nil {
 		return err
 	}
 	gc := n.cfg.Gateway
@@ -478,18 +499,10 @@ func (n *Node) startGateway(ctx context.Context) error {
 
 // recover replays the journal before the listener opens (docs/gateway.md, "Crash safety"):
 // the embedded default rebuilds its in-memory state, every node reverses its own open intents.
-func (n *Node) recover(ctx context.Context) error {
-	days := n.cfg.RecoverDays
-	if days <= 0 {
-		days = DefaultRecoverDays
-	}
-	cal := n.cfg.Processor.Calendar
-	today := cal.BusinessDate(time.Now())
-	dates := make([]journal.Date, 0, days)
-	for i := days - 1; i >= 0; i-- {
-		dates = append(dates, today.AddDays(-i))
-	}
-	st, err := n.Processor.Recover(ctx, n.Journal, gateway.Recovery{Dates: dates, Rebuild: n.rdb == nil})
+// With a checkpoint (loaded already) only the records journaled after it are replayed.
+func (n *Node) recover(ctx context.Context, ck *checkpoint.Checkpoint) error {
+	r, src := ck.Recovery(n.Journal, n.recoverDates(time.Now()), n.mem != nil)
+	st, err := n.Processor.Recover(ctx, src, r)
 	if err != nil {
 		return fmt.Errorf("recovery: %w", err)
 	}
@@ -499,7 +512,81 @@ func (n *Node) recover(ctx context.Context) error {
 			n.stan.Advance(route, now, last)
 		}
 	}
-	n.Recovery = st
+	n.Recovery, n.Checkpoint = st, ck
+	return nil
+}
+
+// recoverDates are the business dates a replay at now covers (Config.RecoverDays), oldest first.
+func (n *Node) recoverDates(now time.Time) []journal.Date {
+	days := n.cfg.RecoverDays
+	if days <= 0 {
+		days = DefaultRecoverDays
+	}
+	today := n.cfg.Processor.Calendar.BusinessDate(now)
+	dates := make([]journal.Date, 0, days)
+	for i := days - 1; i >= 0; i-- {
+		dates = append(dates, today.AddDays(-i))
+	}
+	return dates
+}
+
+func (n *Node) checkpointPath() string {
+	return filepath.Join(n.cfg.DataDir, fmt.Sprintf("checkpoint-node%d.bin", n.cfg.Processor.NodeID))
+}
+
+// loadCheckpoint loads the node's checkpoint, its State into the embedded default's. A file
+// that cannot be used (damaged, of a wiped journal, of the other topology) is logged and left
+// for the next checkpoint to replace: the replay then starts from each date's first record.
+func (n *Node) loadCheckpoint(ctx context.Context) (*checkpoint.Checkpoint, error) {
+	if n.cfg.CheckpointInterval < 0 {
+		return nil, nil
+	}
+	pos, err := n.Journal.Position(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("recovery: %w", err)
+	}
+	start := time.Now()
+	ck, err := checkpoint.Load(n.checkpointPath(), pos, n.mem)
+	if err != nil {
+		n.log.Warn("checkpoint not used; replaying the journal from the first record of each date",
+			zap.String("file", n.checkpointPath()), zap.Error(err))
+		if n.mem != nil { // it may hold part of the file
+			n.mem.Close()
+			if n.mem, err = memstate.New(memstateConfig); err != nil {
+				return nil, fmt.Errorf("gateway state: %w", err)
+			}
+			n.State = n.mem
+		}
+		return nil, nil
+	}
+	if ck != nil {
+		n.log.Info("checkpoint loaded", zap.Uint64("seq", ck.Seq), zap.Uint64("replay_from", ck.From),
+			zap.Time("written", ck.Written), zap.Int("open_intents", len(ck.Open)),
+			zap.Duration("took", time.Since(start)))
+	}
+	return ck, nil
+}
+
+// startCheckpoints starts the background checkpoints (Config.CheckpointInterval).
+func (n *Node) startCheckpoints() error {
+	if n.cfg.CheckpointInterval < 0 {
+		return nil
+	}
+	cc := checkpoint.Config{Path: n.checkpointPath(), Interval: n.cfg.CheckpointInterval, Dates: n.recoverDates}
+	if n.mem != nil {
+		cc.NewState = func() (*memstate.State, error) {
+			c := memstateConfig
+			c.SweepInterval = -1
+			return memstate.New(c)
+		}
+	}
+	w, err := checkpoint.New(cc, n.Journal, n.Processor, n.log)
+	if err != nil {
+		return err
+	}
+	w.Start()
+	n.Checkpoints = w
+	n.onShutdown(w.Stop)
 	return nil
 }
 

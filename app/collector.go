@@ -13,6 +13,7 @@ type nodeCollector struct {
 	n                                   *Node
 	conns, inflight, refused, frameErrs *prometheus.Desc
 	revDepth, revOldest, revAlerts      *prometheus.Desc
+	ckAge, ckTook, ckRecords, ckFails   *prometheus.Desc
 }
 
 func newNodeCollector(n *Node) *nodeCollector {
@@ -25,11 +26,16 @@ func newNodeCollector(n *Node) *nodeCollector {
 		revDepth:  d("posgate_reversal_queue_depth", "Reversals owed upstream and not yet acknowledged."),
 		revOldest: d("posgate_reversal_queue_oldest_age_seconds", "Age of the oldest unacknowledged reversal."),
 		revAlerts: d("posgate_reversal_alerts_total", "Reversals past their retry budget (operator alert)."),
+		ckAge:     d("posgate_checkpoint_age_seconds", "Age of the last checkpoint this process wrote (what a restart now would replay after)."),
+		ckTook:    d("posgate_checkpoint_duration_seconds", "How long the last checkpoint took (load, replay, write)."),
+		ckRecords: d("posgate_checkpoint_records", "Journal records the last checkpoint replayed."),
+		ckFails:   d("posgate_checkpoint_failures_total", "Checkpoints that failed (a restart then replays more of the journal)."),
 	}
 }
 
 func (c *nodeCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.conns, c.inflight, c.refused, c.frameErrs, c.revDepth, c.revOldest, c.revAlerts} {
+	for _, d := range []*prometheus.Desc{c.conns, c.inflight, c.refused, c.frameErrs, c.revDepth, c.revOldest, c.revAlerts,
+		c.ckAge, c.ckTook, c.ckRecords, c.ckFails} {
 		ch <- d
 	}
 }
@@ -41,6 +47,15 @@ func (c *nodeCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(c.inflight, prometheus.GaugeValue, float64(st.InFlight))
 		ch <- prometheus.MustNewConstMetric(c.refused, prometheus.CounterValue, float64(st.Refused))
 		ch <- prometheus.MustNewConstMetric(c.frameErrs, prometheus.CounterValue, float64(st.FrameErrors))
+	}
+	if w := c.n.Checkpoints; w != nil {
+		st := w.Stats()
+		if !st.Written.IsZero() {
+			ch <- prometheus.MustNewConstMetric(c.ckAge, prometheus.GaugeValue, time.Since(st.Written).Seconds())
+			ch <- prometheus.MustNewConstMetric(c.ckTook, prometheus.GaugeValue, st.Took.Seconds())
+			ch <- prometheus.MustNewConstMetric(c.ckRecords, prometheus.GaugeValue, float64(st.Records))
+		}
+		ch <- prometheus.MustNewConstMetric(c.ckFails, prometheus.CounterValue, float64(st.Failures))
 	}
 	if f := c.n.Forwarder; f != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/posgate/posgate/adminapi"
 	"github.com/posgate/posgate/codec"
+	"github.com/posgate/posgate/gateway/checkpoint"
 	"github.com/posgate/posgate/internal/proctest"
 	"github.com/posgate/posgate/internal/redistest"
 	"github.com/posgate/posgate/journal"
@@ -37,19 +39,30 @@ type crashRig struct {
 	sim  *issuersim.Simulator
 	nc   *nats.Conn
 	demo [][]string // tid, mid, sn, activation code
+	// checkpoints: the node checkpoints every 50 ms, and crashDuring waits, before the kill,
+	// until a checkpoint covers what the crash point journaled.
+	checkpoints bool
+}
+
+// checkpointArgs are the node's flags with checkpoints on (every 50 ms) or off.
+func checkpointArgs(on bool) []string {
+	if on {
+		return []string{"--checkpoint-interval", "50ms", "--log-level", "info"}
+	}
+	return []string{"--checkpoint-interval", "0"}
 }
 
 // startCrashRig starts the node with the fault spec armed (POSGATE_FAULT; "" for none). With
 // withRedis the node runs the production topology instead — NATS and Redis in the test
 // process, which the crash leaves running — and its terminals are provisioned through the
 // admin API.
-func startCrashRig(t *testing.T, fault string, withRedis bool) *crashRig {
+func startCrashRig(t *testing.T, fault string, withRedis bool, args ...string) *crashRig {
 	t.Helper()
 	var env []string
 	if fault != "" {
 		env = append(env, "POSGATE_FAULT="+fault)
 	}
-	cfg := proctest.NodeConfig{DemoTerminals: 2, Env: env, Args: []string{"--log-level", "warn"}}
+	cfg := proctest.NodeConfig{DemoTerminals: 2, Env: env, Args: append([]string{"--log-level", "warn"}, args...)}
 	if withRedis {
 		ns := natstest.Start(t)
 		rs := redistest.Start(t)
@@ -69,7 +82,7 @@ func startCrashRig(t *testing.T, fault string, withRedis bool) *crashRig {
 	must(t, err)
 	must(t, sim.Start())
 	t.Cleanup(func() { _ = sim.Shutdown(context.Background()); nc.Close() })
-	r := &crashRig{t: t, ctx: ctx, node: node, sim: sim, nc: nc}
+	r := &crashRig{t: t, ctx: ctx, node: node, sim: sim, nc: nc, checkpoints: slices.Contains(args, "50ms")}
 	if !withRedis {
 		f, err := os.Open(filepath.Join(node.DataDir, "demo-terminals.csv"))
 		must(t, err)
@@ -125,12 +138,18 @@ func (r *crashRig) crashDuring(d *device, frame []byte, marker string) {
 		done <- err
 	}()
 	r.node.WaitLog("posgate: fault: stopped at "+marker, 30*time.Second)
+	if r.checkpoints {
+		r.awaitCheckpoint()
+	}
 	r.node.Kill()
 	if err := <-done; err == nil {
 		t.Fatal("the terminal got an answer from a node killed before answering")
 	}
 	r.node.SetEnv()
 	r.restart()
+	if loaded := strings.Contains(r.node.LogTail(), "checkpoint loaded"); loaded != r.checkpoints {
+		t.Fatalf("restart loaded a checkpoint: %t, want %t", loaded, r.checkpoints)
+	}
 }
 
 // restart starts the killed node again and waits until the issuer simulator is back on its
@@ -146,6 +165,38 @@ func (r *crashRig) restart() {
 			t.Fatal("the issuer simulator did not reconnect to the restarted node's NATS")
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// awaitCheckpoint waits until the node's checkpoint covers everything journaled so far.
+func (r *crashRig) awaitCheckpoint() { awaitCheckpoint(r.t, r.nc, r.node.DataDir, 30*time.Second) }
+
+// awaitCheckpoint waits until the checkpoint in dataDir of the node on nc covers everything
+// journaled so far, and returns it.
+func awaitCheckpoint(tb testing.TB, nc *nats.Conn, dataDir string, timeout time.Duration) *checkpoint.Checkpoint {
+	tb.Helper()
+	ctx := context.Background()
+	j, err := journal.New(ctx, nc, journal.Config{}, nil)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer j.Close(ctx)
+	pos, err := j.Position(ctx)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	path := filepath.Join(dataDir, "checkpoint-node0.bin")
+	for deadline := time.Now().Add(timeout); ; time.Sleep(10 * time.Millisecond) {
+		ck, err := checkpoint.Inspect(path)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		if ck != nil && ck.Seq >= pos.Last {
+			return ck
+		}
+		if time.Now().After(deadline) {
+			tb.Fatalf("no checkpoint up to %d after %v", pos.Last, timeout)
+		}
 	}
 }
 
@@ -207,12 +258,31 @@ func eventuallyLedger(t *testing.T, r *crashRig, what string, ok func(issuersim.
 // journal), the terminal's 0400 reverses it at the issuer, the batch balances at zero, and
 // settlement pays nothing: terminal, journal and issuer agree.
 func TestCrashAfterJournalBeforeAnswerMemory(t *testing.T) {
-	testCrashAfterJournalBeforeAnswer(t, false)
+	testCrashAfterJournalBeforeAnswer(t, false, false)
 }
-func TestCrashAfterJournalBeforeAnswerRedis(t *testing.T) { testCrashAfterJournalBeforeAnswer(t, true) }
+func TestCrashAfterJournalBeforeAnswerRedis(t *testing.T) {
+	testCrashAfterJournalBeforeAnswer(t, true, false)
+}
 
-func testCrashAfterJournalBeforeAnswer(t *testing.T, withRedis bool) {
-	r := startCrashRig(t, "journaled:purchase:1", withRedis)
+// The crash tests again, each with a checkpoint covering the crash point: the restart finds the
+// journaled purchase, the open intent, the refund's answer in the checkpoint, not in the tail.
+func TestCheckpointedCrashAfterJournalBeforeAnswerMemory(t *testing.T) {
+	testCrashAfterJournalBeforeAnswer(t, false, true)
+}
+func TestCheckpointedCrashAfterJournalBeforeAnswerRedis(t *testing.T) {
+	testCrashAfterJournalBeforeAnswer(t, true, true)
+}
+func TestCheckpointedCrashAfterUpstreamBeforeOutcomeMemory(t *testing.T) {
+	testCrashAfterUpstreamBeforeOutcome(t, false, true)
+}
+func TestCheckpointedCrashAfterUpstreamBeforeOutcomeRedis(t *testing.T) {
+	testCrashAfterUpstreamBeforeOutcome(t, true, true)
+}
+func TestCheckpointedCrashDuringRefundMemory(t *testing.T) { testCrashDuringRefund(t, false, true) }
+func TestCheckpointedCrashDuringRefundRedis(t *testing.T)  { testCrashDuringRefund(t, true, true) }
+
+func testCrashAfterJournalBeforeAnswer(t *testing.T, withRedis, checkpoints bool) {
+	r := startCrashRig(t, "journaled:purchase:1", withRedis, checkpointArgs(checkpoints)...)
 	d := r.device(0)
 	pm := d.purchase(d.nextSTAN(), testPAN, 8800, "")
 	r.crashDuring(d, d.frame(pm), "journaled purchase")
@@ -239,14 +309,14 @@ func testCrashAfterJournalBeforeAnswer(t *testing.T, withRedis bool) {
 // issuer approved. The restarted node reverses it before it listens, and journals the
 // reversal; the terminal's own 0400 is then answered without a second reversal.
 func TestCrashAfterUpstreamBeforeOutcomeMemory(t *testing.T) {
-	testCrashAfterUpstreamBeforeOutcome(t, false)
+	testCrashAfterUpstreamBeforeOutcome(t, false, false)
 }
 func TestCrashAfterUpstreamBeforeOutcomeRedis(t *testing.T) {
-	testCrashAfterUpstreamBeforeOutcome(t, true)
+	testCrashAfterUpstreamBeforeOutcome(t, true, false)
 }
 
-func testCrashAfterUpstreamBeforeOutcome(t *testing.T, withRedis bool) {
-	r := startCrashRig(t, "answered:purchase:1", withRedis)
+func testCrashAfterUpstreamBeforeOutcome(t *testing.T, withRedis, checkpoints bool) {
+	r := startCrashRig(t, "answered:purchase:1", withRedis, checkpointArgs(checkpoints)...)
 	d := r.device(0)
 	pm := d.purchase(d.nextSTAN(), testPAN, 6600, "")
 	r.crashDuring(d, d.frame(pm), "answered purchase")
@@ -279,11 +349,11 @@ func testCrashAfterUpstreamBeforeOutcome(t *testing.T, withRedis bool) {
 // retransmits it. The restarted node answers the retransmission from the journal — not a second
 // refund at the issuer — byte for byte every time; the batch balances and settlement deducts
 // the refund once.
-func TestCrashDuringRefundMemory(t *testing.T) { testCrashDuringRefund(t, false) }
-func TestCrashDuringRefundRedis(t *testing.T)  { testCrashDuringRefund(t, true) }
+func TestCrashDuringRefundMemory(t *testing.T) { testCrashDuringRefund(t, false, false) }
+func TestCrashDuringRefundRedis(t *testing.T)  { testCrashDuringRefund(t, true, false) }
 
-func testCrashDuringRefund(t *testing.T, withRedis bool) {
-	r := startCrashRig(t, "journaled:refund:1", withRedis)
+func testCrashDuringRefund(t *testing.T, withRedis, checkpoints bool) {
+	r := startCrashRig(t, "journaled:refund:1", withRedis, checkpointArgs(checkpoints)...)
 	d := r.device(0)
 	pm := d.purchase(d.nextSTAN(), testPAN, 10000, "")
 	p, _ := d.exchange(pm)
@@ -321,16 +391,28 @@ func testCrashDuringRefund(t *testing.T, withRedis bool) {
 // restart gets the first answer byte for byte and is not sent upstream again; a void of a
 // pre-crash purchase finds its original; the batch balances; a batch upload raises no
 // difference.
-func TestRestartKeepsTransactionStateMemory(t *testing.T) { testRestartKeepsTransactionState(t, false) }
-func TestRestartKeepsTransactionStateRedis(t *testing.T)  { testRestartKeepsTransactionState(t, true) }
+func TestRestartKeepsTransactionStateMemory(t *testing.T) {
+	testRestartKeepsTransactionState(t, false, false)
+}
+func TestRestartKeepsTransactionStateRedis(t *testing.T) {
+	testRestartKeepsTransactionState(t, true, false)
+}
 
-func testRestartKeepsTransactionState(t *testing.T, withRedis bool) {
-	r := startCrashRig(t, "", withRedis)
+// The same from a checkpoint: the first purchase is in the checkpoint the restart loads, the
+// second (most likely) only in the journal after it.
+func TestRestartFromCheckpointMemory(t *testing.T) { testRestartKeepsTransactionState(t, false, true) }
+func TestRestartFromCheckpointRedis(t *testing.T)  { testRestartKeepsTransactionState(t, true, true) }
+
+func testRestartKeepsTransactionState(t *testing.T, withRedis, checkpoints bool) {
+	r := startCrashRig(t, "", withRedis, checkpointArgs(checkpoints)...)
 	d := r.device(0)
 	pm := d.purchase(d.nextSTAN(), testPAN, 2500, "")
 	first, firstRaw := d.exchange(pm)
 	if rc := string(first.Field(39)); rc != "00" {
 		t.Fatalf("purchase: %s", rc)
+	}
+	if checkpoints {
+		r.awaitCheckpoint()
 	}
 	keep := d.purchase(d.nextSTAN(), testPAN, 700, "")
 	if k, _ := d.exchange(keep); string(k.Field(39)) != "00" {
@@ -338,6 +420,9 @@ func testRestartKeepsTransactionState(t *testing.T, withRedis bool) {
 	}
 	r.node.Kill()
 	r.restart()
+	if loaded := strings.Contains(r.node.LogTail(), "checkpoint loaded"); loaded != checkpoints {
+		t.Fatalf("restart loaded a checkpoint: %t, want %t", loaded, checkpoints)
+	}
 
 	if _, raw := d.send(d.frame(pm)); !bytes.Equal(raw, firstRaw) {
 		t.Fatalf("retransmission after the restart answered differently")

@@ -3,6 +3,10 @@ package app_test
 import (
 	"context"
 	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -17,17 +21,37 @@ import (
 
 // BenchmarkTimeToReady measures how long a node killed with SIGKILL takes to serve again when
 // its journal holds n transactions of the current business date — each a write-ahead intent and
-// a capture carrying its answer, as the gateway writes them — all of which the restarted node
-// replays into its in-memory state before its listener opens. Reported: s/ready, from the
-// restart to /readyz answering 200 (the listener opens only after the replay).
+// a capture carrying its answer, as the gateway writes them. Without a checkpoint the restarted
+// node replays all of them into its in-memory state before its listener opens; with one (made
+// every 5 s here), it loads the checkpoint that covers the first n and replays the tail
+// journaled after it. Reported: s/ready, from the restart to /readyz answering 200 (the
+// listener opens only after the replay).
 //
 //	go test -run '^$' -bench TimeToReady -benchtime 1x -timeout 30m ./app/
 func BenchmarkTimeToReady(b *testing.B) {
-	for _, n := range []int{100_000, 1_000_000} {
-		b.Run(fmt.Sprintf("txns=%d", n), func(b *testing.B) {
-			node := proctest.StartNode(b, proctest.NodeConfig{Args: []string{"--log-level", "info"},
-				ReadyTimeout: 10 * time.Minute})
-			fillJournal(b, node.NATSURL, n)
+	for _, c := range []struct {
+		n, tail    int
+		checkpoint bool
+	}{
+		{100_000, 0, false},
+		{1_000_000, 0, false},
+		{1_000_000, 30_000, true}, // a minute at 500/s journaled after the last checkpoint
+	} {
+		name := fmt.Sprintf("txns=%d", c.n)
+		args := []string{"--log-level", "info", "--checkpoint-interval", "0"}
+		if c.checkpoint {
+			name += fmt.Sprintf("/checkpoint+tail=%d", c.tail)
+			args = []string{"--log-level", "info", "--checkpoint-interval", "5s"}
+		}
+		b.Run(name, func(b *testing.B) {
+			node := proctest.StartNode(b, proctest.NodeConfig{Args: args, ReadyTimeout: 10 * time.Minute})
+			fillJournal(b, node.NATSURL, 0, c.n)
+			if c.checkpoint {
+				start := time.Now()
+				awaitFullCheckpoint(b, node)
+				b.Logf("checkpoint of %d transactions written %v after the last append", c.n, time.Since(start).Round(time.Millisecond))
+				fillJournal(b, node.NATSURL, c.n, c.tail)
+			}
 			b.ResetTimer()
 			var total time.Duration
 			for i := 0; i < b.N; i++ {
@@ -39,7 +63,7 @@ func BenchmarkTimeToReady(b *testing.B) {
 			b.ReportMetric(total.Seconds()/float64(b.N), "s/ready")
 			b.StopTimer()
 			for _, line := range strings.Split(node.LogTail(), "\n") {
-				if strings.Contains(line, "recovered from the journal") || strings.Contains(line, "journal ready") {
+				if strings.Contains(line, "recovered from the journal") || strings.Contains(line, "checkpoint loaded") {
 					b.Log(line)
 				}
 			}
@@ -47,9 +71,47 @@ func BenchmarkTimeToReady(b *testing.B) {
 	}
 }
 
-// fillJournal appends n transactions (intent + capture with a 160-byte answer) of today's
-// business date through 64 concurrent writers.
-func fillJournal(b *testing.B, url string, n int) {
+// awaitFullCheckpoint waits until node's checkpoint covers its whole journal and logs its size
+// and the node's checkpoint metrics.
+func awaitFullCheckpoint(b *testing.B, node *proctest.Node) {
+	b.Helper()
+	nc, err := nats.Connect(node.NATSURL)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer nc.Close()
+	ck := awaitCheckpoint(b, nc, node.DataDir, 15*time.Minute)
+	if info, err := os.Stat(filepath.Join(node.DataDir, "checkpoint-node0.bin")); err == nil {
+		b.Logf("checkpoint: %d MB, %d records replayed into it", info.Size()>>20, ck.Records)
+	}
+	token, err := os.ReadFile(filepath.Join(node.DataDir, "admin.token"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	req, err := http.NewRequest(http.MethodGet, "http://"+node.AdminAddr+"/metrics", nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+strings.TrimSpace(string(token)))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		b.Fatal(err)
+	}
+	body, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, line := range strings.Split(string(body), "\n") {
+		if strings.HasPrefix(line, "posgate_checkpoint_") {
+			b.Log(line)
+		}
+	}
+}
+
+// fillJournal appends n transactions numbered from first on (intent + capture with a 160-byte
+// answer) of today's business date through 64 concurrent writers.
+func fillJournal(b *testing.B, url string, first, n int) {
 	b.Helper()
 	ctx := context.Background()
 	nc, err := nats.Connect(url)
@@ -73,7 +135,7 @@ func fillJournal(b *testing.B, url string, n int) {
 		wg.Add(1)
 		go func(w int) {
 			defer wg.Done()
-			for i := w; i < n; i += writers {
+			for i := first + w; i < first+n; i += writers {
 				tid := fmt.Sprintf("B%07d", i/1000)
 				batch, stan := "000001", fmt.Sprintf("%06d", i%1000+1)
 				id := fmt.Sprintf("%s-%s-%s-%s-purchase", date, tid, batch, stan)
@@ -112,12 +174,12 @@ func BenchmarkRecoverInProcess(b *testing.B) {
 	const n = 200_000
 	dir := b.TempDir()
 	ctx := context.Background()
-	cfg := app.Config{Listen: "127.0.0.1:0", DataDir: dir, NoSimulator: true}
+	cfg := app.Config{Listen: "127.0.0.1:0", DataDir: dir, NoSimulator: true, CheckpointInterval: -1}
 	first, err := app.Start(ctx, cfg, nil)
 	if err != nil {
 		b.Fatal(err)
 	}
-	fillJournal(b, first.NATSURL(), n)
+	fillJournal(b, first.NATSURL(), 0, n)
 	if err := first.Shutdown(ctx); err != nil {
 		b.Fatal(err)
 	}

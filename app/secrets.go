@@ -5,9 +5,10 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"github.com/posgate/posgate/internal/securefile"
 	"os"
 	"strings"
+
+	"github.com/posgate/posgate/internal/securefile"
 )
 
 // loadOrCreateSecret reads n bytes of hex from path, or generates them and writes the file

@@ -32,6 +32,22 @@ type Recovery struct {
 	// are rebuilt from the journal. Unset for a State that survived the crash (Redis): only
 	// the answers the crash left unstored are restored and the node's open intents resolved.
 	Rebuild bool
+	// From is where an earlier replay stopped (a checkpoint, gateway/checkpoint): the State
+	// holds what it replayed, and the source yields only the records after it. nil: the
+	// source yields the dates from their first record.
+	From *Replayed
+}
+
+// Replayed is what a replay leaves besides the State: the write-ahead intents still open and
+// the upstream STANs drawn so far today — what a later replay of the records that follow
+// continues from.
+type Replayed struct {
+	// Open are this node's intents without an outcome, by transaction id.
+	Open map[string]journal.Record
+	// Day is the UTC day (MMDD) LastSTAN is of.
+	Day string
+	// LastSTAN is, per route, the highest upstream STAN this node sent on Day.
+	LastSTAN map[string]uint32
 }
 
 // RecoveryStats report what Recover found and did.
@@ -58,6 +74,37 @@ type RecoveryStats struct {
 // reversal's record (or reversed again, which the queue and the issuer take as a repeat).
 func (p *Processor) Recover(ctx context.Context, src JournalSource, r Recovery) (RecoveryStats, error) {
 	start := time.Now()
+	rs, st, err := p.Replay(ctx, p.d.State, src, r)
+	if err != nil {
+		return st, err
+	}
+	st.OpenIntents = len(rs.Open)
+	for _, in := range rs.Open {
+		if err := p.resolveIntent(ctx, &in); err != nil {
+			return st, err
+		}
+		st.Reversed++
+	}
+	st.Took = time.Since(start)
+	p.log.Info("recovered from the journal", zap.Int("records", st.Records),
+		zap.Int("transactions", st.Transactions), zap.Int("answers", st.Answers),
+		zap.Int("open_intents", st.OpenIntents), zap.Int("reversed", st.Reversed),
+		zap.Duration("took", st.Took))
+	return st, nil
+}
+
+// Replay is Recover without resolving the open intents, into st instead of the processor's
+// State: a checkpoint (gateway/checkpoint) replays the journal into a State of its own, in the
+// background, and keeps what is returned for the next replay. st nil replays no State at all
+// (a node on Redis checkpoints only its open intents and STANs); then r.Rebuild must be unset.
+func (p *Processor) Replay(ctx context.Context, st State, src JournalSource, r Recovery) (Replayed, RecoveryStats, error) {
+	if st == nil && r.Rebuild {
+		return Replayed{}, RecoveryStats{}, &ConfigError{"Recovery", "Rebuild needs a State"}
+	}
+	q := p
+	if st != p.d.State {
+		q = &Processor{cfg: p.cfg, d: Deps{State: st}, log: p.log, metrics: p.metrics}
+	}
 	// The replay allocates an index entry and an answer per transaction and keeps them: with
 	// the default GOGC the collector would re-scan the growing heap over and over. Collect
 	// less often while replaying (the heap then peaks higher, for seconds).
@@ -72,11 +119,21 @@ func (p *Processor) Recover(ctx context.Context, src JournalSource, r Recovery) 
 	today := p.cfg.Now().UTC().Format("0102")
 	workers := make([]*replay, replayWorkers)
 	feeds := make([]chan []journal.Record, replayWorkers)
-	var wg sync.WaitGroup
 	for i := range workers {
-		rp := &replay{p: p, rebuild: r.Rebuild, open: map[string]journal.Record{},
+		workers[i] = &replay{p: q, rebuild: r.Rebuild, noState: st == nil, open: map[string]journal.Record{},
 			stats: RecoveryStats{LastSTAN: map[string]uint32{}}, today: today}
-		workers[i], feeds[i] = rp, make(chan []journal.Record, 16)
+		feeds[i] = make(chan []journal.Record, 16)
+	}
+	if r.From != nil {
+		for id, in := range r.From.Open {
+			workers[replayWorker(in.TID)].open[id] = in
+		}
+		if r.From.Day == today {
+			maps.Copy(workers[0].stats.LastSTAN, r.From.LastSTAN)
+		}
+	}
+	var wg sync.WaitGroup
+	for i, rp := range workers {
 		wg.Add(1)
 		go func(feed <-chan []journal.Record) {
 			defer wg.Done()
@@ -104,7 +161,7 @@ func (p *Processor) Recover(ctx context.Context, src JournalSource, r Recovery) 
 	for _, d := range r.Dates {
 		err := src.Read(ctx, d, func(rec journal.Record) error {
 			records++
-			i := int(maphash.String(replaySeed, rec.TID) % replayWorkers)
+			i := replayWorker(rec.TID)
 			pending[i] = append(pending[i], rec)
 			if len(pending[i]) == replayBatch {
 				flush(i)
@@ -121,35 +178,20 @@ func (p *Processor) Recover(ctx context.Context, src JournalSource, r Recovery) 
 		close(feeds[i])
 	}
 	wg.Wait()
-	st := RecoveryStats{Records: records, LastSTAN: map[string]uint32{}}
-	open := map[string]journal.Record{}
+	stats := RecoveryStats{Records: records, LastSTAN: map[string]uint32{}}
+	rs := Replayed{Open: map[string]journal.Record{}, Day: today, LastSTAN: stats.LastSTAN}
 	for _, rp := range workers {
-		st.Transactions += rp.stats.Transactions
-		st.Answers += rp.stats.Answers
+		stats.Transactions += rp.stats.Transactions
+		stats.Answers += rp.stats.Answers
 		for route, stan := range rp.stats.LastSTAN {
-			st.LastSTAN[route] = max(st.LastSTAN[route], stan)
+			stats.LastSTAN[route] = max(stats.LastSTAN[route], stan)
 		}
-		maps.Copy(open, rp.open)
+		maps.Copy(rs.Open, rp.open)
 	}
 	if err := context.Cause(ctx); err != nil && readErr == nil {
 		readErr = fmt.Errorf("gateway: recover: %w", err)
 	}
-	if readErr != nil {
-		return st, readErr
-	}
-	st.OpenIntents = len(open)
-	for _, in := range open {
-		if err := p.resolveIntent(ctx, &in); err != nil {
-			return st, err
-		}
-		st.Reversed++
-	}
-	st.Took = time.Since(start)
-	p.log.Info("recovered from the journal", zap.Int("records", st.Records),
-		zap.Int("transactions", st.Transactions), zap.Int("answers", st.Answers),
-		zap.Int("open_intents", st.OpenIntents), zap.Int("reversed", st.Reversed),
-		zap.Duration("took", st.Took))
-	return st, nil
+	return rs, stats, readErr
 }
 
 // replayWorkers apply the replayed records; replayBatch records go to a worker at a time.
@@ -160,10 +202,14 @@ const (
 
 var replaySeed = maphash.MakeSeed()
 
+// replayWorker is the worker that applies the records of terminal tid.
+func replayWorker(tid string) int { return int(maphash.String(replaySeed, tid) % replayWorkers) }
+
 // replay is the state of one Recover pass.
 type replay struct {
 	p       *Processor
 	rebuild bool
+	noState bool                      // answers are not restored either (Replay with no State)
 	open    map[string]journal.Record // this node's intents without an outcome, by transaction id
 	stats   RecoveryStats
 	today   string // MMDD, UTC
@@ -283,7 +329,7 @@ func (rp *replay) put(ctx context.Context, tr TxnRecord) (existed bool, err erro
 // may still be retransmitted. replace: the record's answer supersedes one restored earlier (a
 // reversal of an approval the terminal was never told).
 func (rp *replay) answer(ctx context.Context, rec *journal.Record, mti, stan string, replace bool) error {
-	if rec.Answer == "" || len(rec.RequestHash) != 2*len(ContentHash{}) || mti == "" {
+	if rp.noState || rec.Answer == "" || len(rec.RequestHash) != 2*len(ContentHash{}) || mti == "" {
 		return nil
 	}
 	p := rp.p

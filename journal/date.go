@@ -48,6 +48,28 @@ func ParseDate(s string) (Date, error) {
 	return dt, nil
 }
 
+// MarshalText encodes d as String does (YYYYMMDD); the zero Date as "".
+func (d Date) MarshalText() ([]byte, error) {
+	if d.IsZero() {
+		return nil, nil
+	}
+	return []byte(d.String()), nil
+}
+
+// UnmarshalText parses what MarshalText wrote.
+func (d *Date) UnmarshalText(b []byte) error {
+	if len(b) == 0 {
+		*d = Date{}
+		return nil
+	}
+	v, err := ParseDate(string(b))
+	if err != nil {
+		return err
+	}
+	*d = v
+	return nil
+}
+
 // Year returns the year.
 func (d Date) Year() int { return int(d.year) }
 

@@ -461,3 +461,76 @@ func TestReadLeavesNoConsumers(t *testing.T) {
 		t.Fatalf("%d consumers left after reads, want 0", info.State.Consumers)
 	}
 }
+
+// TestReadRangeBetweenPositions: a range read returns exactly the records of its date appended
+// between two positions, in order — what a checkpoint lacks.
+func TestReadRangeBetweenPositions(t *testing.T) {
+	j, _, _ := startJournal(t, Config{})
+	ctx := context.Background()
+	other := testDate.AddDays(1)
+	var recs []Record
+	appendN := func(from, n int) {
+		t.Helper()
+		for i := from; i < from+n; i++ {
+			d := testDate
+			if i%4 == 3 {
+				d = other
+			}
+			rec := testRecord(i, d)
+			if err := j.Append(ctx, rec); err != nil {
+				t.Fatalf("Append %d: %v", i, err)
+			}
+			if d == testDate {
+				recs = append(recs, rec)
+			}
+		}
+	}
+	position := func() Position {
+		t.Helper()
+		p, err := j.Position(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	readRange := func(r Range) []Record {
+		t.Helper()
+		var out []Record
+		if err := j.ReadRange(ctx, testDate, r, func(rec Record) error {
+			out = append(out, rec)
+			return nil
+		}); err != nil {
+			t.Fatalf("ReadRange(%+v): %v", r, err)
+		}
+		return out
+	}
+	appendN(0, 40)
+	p1, n1 := position(), len(recs)
+	appendN(40, 40)
+	p2, n2 := position(), len(recs)
+	appendN(80, 12)
+	if p1.Stream != DefaultStream || p1.Created.IsZero() || p2.Created != p1.Created || p2.Last <= p1.Last {
+		t.Fatalf("positions %+v then %+v", p1, p2)
+	}
+	for _, c := range []struct {
+		r    Range
+		want []Record
+	}{
+		{Range{}, recs},
+		{Range{UpTo: p1.Last}, recs[:n1]},
+		{Range{After: p1.Last, UpTo: p2.Last}, recs[n1:n2]},
+		{Range{After: p2.Last}, recs[n2:]},
+		{Range{After: p2.Last, UpTo: p1.Last}, nil},
+		{Range{After: position().Last}, nil},
+	} {
+		got := readRange(c.r)
+		if len(got) != len(c.want) {
+			t.Fatalf("ReadRange(%+v): %d records, want %d", c.r, len(got), len(c.want))
+		}
+		for i := range got {
+			if !recordsEqual(got[i], c.want[i]) {
+				t.Fatalf("ReadRange(%+v) record %d: got %s, want %s", c.r, i, got[i].TxnID, c.want[i].TxnID)
+			}
+		}
+	}
+}

@@ -36,7 +36,7 @@ func (j *Journal) deleteConsumer(cons jetstream.Consumer) {
 // bytes per distinct record (see docs/journal.md). Records appended while Read
 // runs may or may not be included; Read stops once it has caught up.
 func (j *Journal) Read(ctx context.Context, d Date, fn func(Record) error) error {
-	return j.read(ctx, d, true, fn)
+	return j.read(ctx, d, Range{}, true, fn)
 }
 
 // ReadRaw is Read without de-duplication: fn sees every stored record of d in
@@ -46,20 +46,59 @@ func (j *Journal) Read(ctx context.Context, d Date, fn func(Record) error) error
 // de-duplicates by its own means. The first occurrence of a TxnID is the one
 // Read would deliver.
 func (j *Journal) ReadRaw(ctx context.Context, d Date, fn func(Record) error) error {
-	return j.read(ctx, d, false, fn)
+	return j.read(ctx, d, Range{}, false, fn)
 }
 
-func (j *Journal) read(ctx context.Context, d Date, dedup bool, fn func(Record) error) error {
+// Range bounds a ReadRange by stream sequence (Position.Last): the segments
+// after After and up to UpTo. Zero values mean the first segment and the last.
+type Range struct {
+	After, UpTo uint64
+}
+
+// ReadRange is Read over the segments of d within r: what a checkpoint taken at
+// Position p.Last lacks is ReadRange(d, Range{After: p.Last}). A TxnID is
+// delivered once within the range; a copy stored before r.After is not looked
+// for.
+func (j *Journal) ReadRange(ctx context.Context, d Date, r Range, fn func(Record) error) error {
+	return j.read(ctx, d, r, true, fn)
+}
+
+// Position identifies the journal's stream and how far it has been written:
+// Last is the stream sequence of its newest segment. A stream created anew
+// (its data wiped) has another Created time, and its sequences start over.
+type Position struct {
+	Stream  string
+	Created time.Time
+	Last    uint64
+}
+
+// Position returns the stream's current Position.
+func (j *Journal) Position(ctx context.Context) (Position, error) {
+	info, err := j.stream.Info(ctx)
+	if err != nil {
+		return Position{}, fmt.Errorf("journal: position: %w", err)
+	}
+	return Position{Stream: info.Config.Name, Created: info.Created, Last: info.State.LastSeq}, nil
+}
+
+func (j *Journal) read(ctx context.Context, d Date, r Range, dedup bool, fn func(Record) error) error {
 	if d.IsZero() {
 		return ErrInvalidDate
 	}
-	cons, err := j.js.OrderedConsumer(ctx, j.cfg.Stream, jetstream.OrderedConsumerConfig{
+	if r.UpTo != 0 && r.UpTo <= r.After {
+		return nil
+	}
+	cc := jetstream.OrderedConsumerConfig{
 		FilterSubjects: []string{j.cfg.subject(d)},
 		DeliverPolicy:  jetstream.DeliverAllPolicy,
 		// Backstop for a reader that dies without deleting its consumer; a slow fn
 		// that exceeds it only makes the ordered consumer recreate itself.
 		InactiveThreshold: readInactiveThreshold,
-	})
+	}
+	if r.After > 0 {
+		cc.DeliverPolicy, cc.OptStartSeq = jetstream.DeliverByStartSequencePolicy, r.After+1
+	}
+	cons, err := j.js.OrderedConsumer(ctx, j.cfg.Stream, cc)
 	if err != nil {
 		return fmt.Errorf("journal: read %s: %w", d, err)
 	}
@@ -97,6 +136,9 @@ func (j *Journal) read(ctx context.Context, d Date, dedup bool, fn func(Record) 
 			return fmt.Errorf("journal: read %s: %w", d, err)
 		}
 		seq := meta.Sequence.Stream
+		if r.UpTo != 0 && seq > r.UpTo {
+			return nil
+		}
 		payload := msg.Data()
 		err = forEachRecord(seq, payload, func(i int, b []byte) error {
 			if dd != nil {
@@ -117,7 +159,7 @@ func (j *Journal) read(ctx context.Context, d Date, dedup bool, fn func(Record) 
 		if err != nil {
 			return err
 		}
-		if meta.NumPending == 0 {
+		if meta.NumPending == 0 || seq == r.UpTo {
 			return nil
 		}
 	}

@@ -19,6 +19,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/posgate/posgate/app"
+	"github.com/posgate/posgate/gateway/checkpoint"
 	"github.com/posgate/posgate/hsm"
 	"github.com/posgate/posgate/natsembed"
 )
@@ -61,6 +62,10 @@ type serveConfig struct {
 	SettleDelay     time.Duration `yaml:"settlement_delay"`
 	NoSettle        bool          `yaml:"settlement_disabled"`
 	DemoTerminals   int           `yaml:"demo_terminals"`
+	// CheckpointInterval is --checkpoint-interval; the file's checkpoint_interval (0s
+	// included, which disables) is CheckpointFile.
+	CheckpointInterval time.Duration  `yaml:"-"`
+	CheckpointFile     *time.Duration `yaml:"checkpoint_interval"`
 }
 
 func runServe(args []string, _ io.Reader, _, stderr io.Writer) int {
@@ -140,6 +145,8 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (c 
 	fs.StringVar(&c.SettleOut, "settle-out", "", "settlement files directory; default DATA/settlement")
 	fs.DurationVar(&c.SettleDelay, "settle-delay", app.DefaultSettleDelay, "settle each business date this long after its cut-off")
 	fs.BoolVar(&c.NoSettle, "no-settle", false, "do not settle automatically (posgate settle runs it by hand)")
+	fs.DurationVar(&c.CheckpointInterval, "checkpoint-interval", checkpoint.DefaultInterval,
+		"save the replay of the journal this often (DATA/checkpoint-node<N>.bin), so a restart replays only what followed; 0: never")
 	fs.IntVar(&c.DemoTerminals, "demo-terminals", 10, "embedded default: seed an empty registry with this many demo terminals (codes in DATA/demo-terminals.csv)")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: posgate serve [--listen :8583] [--admin-listen :8080] [--data ./data] [--nats URL | --nats-listen 127.0.0.1:4222] [--no-simulator] [--redis URL] [--routes FILE] [--config FILE]")
@@ -206,6 +213,9 @@ func mergeConfigFile(path string, fs *flag.FlagSet, c *serveConfig) error {
 	if !set["no-settle"] && file.NoSettle {
 		c.NoSettle = true
 	}
+	if !set["checkpoint-interval"] && file.CheckpointFile != nil {
+		c.CheckpointInterval = *file.CheckpointFile
+	}
 	if !set["demo-terminals"] && file.DemoTerminals != 0 {
 		c.DemoTerminals = file.DemoTerminals
 	}
@@ -257,6 +267,14 @@ func (c *serveConfig) appConfig(getenv func(string) string) (app.Config, error) 
 	}
 	if c.SettleDelay < 0 {
 		return cfg, errors.New("--settle-delay: must not be negative")
+	}
+	switch {
+	case c.CheckpointInterval < 0:
+		return cfg, errors.New("--checkpoint-interval: must not be negative")
+	case c.CheckpointInterval == 0:
+		cfg.CheckpointInterval = -1 // never
+	default:
+		cfg.CheckpointInterval = c.CheckpointInterval
 	}
 	if c.Simulator != nil {
 		// app.Start turns the simulator on with the embedded NATS server unless NoSimulator.

@@ -93,6 +93,9 @@ func TestServeBadInput(t *testing.T) {
 	}{
 		{"argument", []string{"extra"}, nil, `serve: unexpected argument "extra"`},
 		{"node id", []string{"--node-id", "12"}, nil, "serve: --node-id: must be 0-9"},
+		{"negative checkpoint interval", []string{"--checkpoint-interval", "-1s"}, nil, "serve: --checkpoint-interval: must not be negative"},
+		{"negative checkpoint interval in config", []string{"--config", writeFile(t, dir, "ck.yaml", "checkpoint_interval: -5m\n")}, nil,
+			"serve: --checkpoint-interval: must not be negative"},
 		{"config file missing", []string{"--config", filepath.Join(dir, "none.yaml")}, nil, "serve: --config:"},
 		{"config file malformed", []string{"--config", bad}, nil, "serve: --config"},
 		{"config file unknown key", []string{"--config", unknown}, nil, "field lisen not found"},

@@ -18,16 +18,19 @@
 //
 // # Restart
 //
-// Nothing is persisted here: the journal is the book of record and the write-ahead log. After a
-// restart of the embedded node, gateway.Processor.Recover rebuilds the retransmission answers, the
-// transaction index and the batch totals from the journal before the listener opens
-// (docs/gateway.md, "Crash safety").
+// Nothing is persisted by the State itself: the journal is the book of record and the write-ahead
+// log. After a restart of the embedded node, gateway.Processor.Recover rebuilds the retransmission
+// answers, the transaction index and the batch totals from the journal before the listener opens
+// (docs/gateway.md, "Crash safety") — from a checkpoint (gateway/checkpoint) when there is one: a
+// State replayed from the journal in the background and saved with WriteSnapshot, which a restart
+// loads with ReadSnapshot before replaying the records that followed.
 package memstate
 
 import (
 	"context"
 	"errors"
 	"hash/maphash"
+	"math/rand/v2"
 	"sync"
 	"time"
 
@@ -147,7 +150,8 @@ func (e *OpError) Unwrap() error { return e.Err }
 // for concurrent use.
 type State struct {
 	cfg    Config
-	seed   maphash.Seed
+	seed   maphash.Seed // picks a terminal's shard
+	idKey  uint64       // keys the hashes of batch entry ids (entryHash); kept by snapshots
 	shards []shard
 	mask   uint64
 
@@ -179,6 +183,7 @@ func New(cfg Config) (*State, error) {
 	s := &State{
 		cfg:    cfg,
 		seed:   maphash.MakeSeed(),
+		idKey:  rand.Uint64(),
 		shards: make([]shard, cfg.Shards),
 		mask:   uint64(cfg.Shards - 1),
 		stop:   make(chan struct{}),
@@ -222,7 +227,7 @@ func (s *State) lock(ctx context.Context, op, tid string) (*shard, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, &OpError{Op: op, Err: err}
 	}
-	sh := &s.shards[maphash.String(s.seed, tid)&s.mask]
+	sh := s.shard(tid)
 	sh.mu.Lock()
 	if sh.closed {
 		sh.mu.Unlock()
@@ -230,6 +235,20 @@ func (s *State) lock(ctx context.Context, op, tid string) (*shard, error) {
 	}
 	return sh, nil
 }
+
+// count returns the number of entries of each kind across the shards.
+func (s *State) count() (rt, txns, totals, daily int) {
+	for i := range s.shards {
+		sh := &s.shards[i]
+		sh.mu.Lock()
+		rt, txns, totals, daily = rt+len(sh.rt), txns+len(sh.txns), totals+len(sh.totals), daily+len(sh.daily)
+		sh.mu.Unlock()
+	}
+	return
+}
+
+// shard returns the shard of tid, not locked.
+func (s *State) shard(tid string) *shard { return &s.shards[maphash.String(s.seed, tid)&s.mask] }
 
 // sweeper frees expired entries every SweepInterval until Close.
 func (s *State) sweeper() {

@@ -11,17 +11,6 @@ import (
 	"github.com/posgate/posgate/journal"
 )
 
-// count returns the number of entries of each kind across the shards.
-func (s *State) count() (rt, txns, totals, daily int) {
-	for i := range s.shards {
-		sh := &s.shards[i]
-		sh.mu.Lock()
-		rt, txns, totals, daily = rt+len(sh.rt), txns+len(sh.txns), totals+len(sh.totals), daily+len(sh.daily)
-		sh.mu.Unlock()
-	}
-	return
-}
-
 // TestSweep: the sweep goroutine frees every kind of entry once it has expired — and only
 // then — and Close stops it (synctest fails the test if a goroutine of the bubble is left).
 func TestSweep(t *testing.T) {

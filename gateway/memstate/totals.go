@@ -2,7 +2,6 @@ package memstate
 
 import (
 	"context"
-	"hash/maphash"
 	"time"
 
 	"github.com/posgate/posgate/gateway"
@@ -15,8 +14,9 @@ type totalsKey struct {
 }
 
 // totalsEntry is a batch's running totals and the entries already added, kept as 64-bit
-// seeded hashes of their ids (a third of the memory of the ids; a collision, 2^-64 per pair,
-// would drop one entry from the totals and show as an unbalanced 0500, not as lost money).
+// keyed hashes of their ids (entryHash: a third of the memory of the ids; a collision, about
+// 2^-64 per pair, would drop one entry from the totals and show as an unbalanced 0500, not as
+// lost money).
 type totalsEntry struct {
 	t       gateway.Totals
 	ids     map[uint64]struct{}
@@ -48,7 +48,7 @@ func (s *State) AddTotals(ctx context.Context, tid string, batch uint32, entry s
 		e = &totalsEntry{ids: make(map[uint64]struct{})}
 		sh.totals[k] = e
 	}
-	id := maphash.String(s.seed, entry)
+	id := entryHash(s.idKey, entry)
 	if _, dup := e.ids[id]; dup {
 		return e.t, nil
 	}
@@ -98,3 +98,19 @@ func (s *State) CountDaily(ctx context.Context, tid string, date journal.Date) (
 
 // DailyExpiry is when the daily counter of date expires: 00:00 UTC three days after it.
 func DailyExpiry(date journal.Date) time.Time { return date.AddDays(3).Start(time.UTC) }
+
+// entryHash is the 64-bit FNV-1a hash of key and id: keyed so that the ids of one State do not
+// collide the same way in another, and a plain function of its inputs so that a snapshot can
+// carry the hashes (and the key) to a State in another process. Entry ids are the gateway's own
+// transaction ids, not chosen by a terminal.
+func entryHash(key uint64, id string) uint64 {
+	const prime = 1099511628211
+	h := uint64(14695981039346656037)
+	for i := 0; i < 8; i++ {
+		h = (h ^ (key >> (8 * i) & 0xff)) * prime
+	}
+	for i := 0; i < len(id); i++ {
+		h = (h ^ uint64(id[i])) * prime
+	}
+	return h
+}

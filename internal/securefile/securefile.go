@@ -3,6 +3,7 @@
 package securefile
 
 import (
+	"io"
 	"os"
 	"path/filepath"
 )
@@ -27,7 +28,16 @@ func CreateNew(path string, data []byte, mode os.FileMode) error {
 // Replace writes data to path with mode, atomically replacing any existing file (temporary
 // file, sync, rename, directory sync).
 func Replace(path string, data []byte, mode os.FileMode) error {
-	tmp, err := writeTemp(path, data, mode)
+	return ReplaceWith(path, mode, func(w io.Writer) error {
+		_, err := w.Write(data)
+		return err
+	})
+}
+
+// ReplaceWith is Replace for data too large to hold in memory: write streams it into the
+// temporary file; when write fails nothing is replaced.
+func ReplaceWith(path string, mode os.FileMode, write func(io.Writer) error) error {
+	tmp, err := writeTempWith(path, mode, write)
 	if err != nil {
 		return err
 	}
@@ -40,13 +50,20 @@ func Replace(path string, data []byte, mode os.FileMode) error {
 }
 
 func writeTemp(path string, data []byte, mode os.FileMode) (string, error) {
+	return writeTempWith(path, mode, func(w io.Writer) error {
+		_, err := w.Write(data)
+		return err
+	})
+}
+
+func writeTempWith(path string, mode os.FileMode, write func(io.Writer) error) (string, error) {
 	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*.tmp")
 	if err != nil {
 		return "", err
 	}
 	name := f.Name()
 	if err = f.Chmod(mode); err == nil {
-		if _, err = f.Write(data); err == nil {
+		if err = write(f); err == nil {
 			err = f.Sync()
 		}
 	}
