@@ -12,6 +12,7 @@ import (
 type nodeCollector struct {
 	n                                   *Node
 	conns, inflight, refused, frameErrs *prometheus.Desc
+	frameTimeouts                       *prometheus.Desc
 	revDepth, revOldest, revAlerts      *prometheus.Desc
 	ckAge, ckTook, ckRecords, ckFails   *prometheus.Desc
 }
@@ -23,6 +24,8 @@ func newNodeCollector(n *Node) *nodeCollector {
 		inflight:  d("posgate_gateway_requests_in_flight", "Terminal requests being processed."),
 		refused:   d("posgate_gateway_connections_refused_total", "Connections closed at once for a limit."),
 		frameErrs: d("posgate_gateway_frame_errors_total", "Connections closed for an unreadable frame."),
+		frameTimeouts: d("posgate_gateway_frame_timeouts_total",
+			"Connections closed for a frame begun and not completed within the frame timeout."),
 		revDepth:  d("posgate_reversal_queue_depth", "Reversals owed upstream and not yet acknowledged."),
 		revOldest: d("posgate_reversal_queue_oldest_age_seconds", "Age of the oldest unacknowledged reversal."),
 		revAlerts: d("posgate_reversal_alerts_total", "Reversals past their retry budget (operator alert)."),
@@ -34,7 +37,7 @@ func newNodeCollector(n *Node) *nodeCollector {
 }
 
 func (c *nodeCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.conns, c.inflight, c.refused, c.frameErrs, c.revDepth, c.revOldest, c.revAlerts,
+	for _, d := range []*prometheus.Desc{c.conns, c.inflight, c.refused, c.frameErrs, c.frameTimeouts, c.revDepth, c.revOldest, c.revAlerts,
 		c.ckAge, c.ckTook, c.ckRecords, c.ckFails} {
 		ch <- d
 	}
@@ -47,6 +50,7 @@ func (c *nodeCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(c.inflight, prometheus.GaugeValue, float64(st.InFlight))
 		ch <- prometheus.MustNewConstMetric(c.refused, prometheus.CounterValue, float64(st.Refused))
 		ch <- prometheus.MustNewConstMetric(c.frameErrs, prometheus.CounterValue, float64(st.FrameErrors))
+		ch <- prometheus.MustNewConstMetric(c.frameTimeouts, prometheus.CounterValue, float64(st.FrameTimeouts))
 	}
 	if w := c.n.Checkpoints; w != nil {
 		st := w.Stats()

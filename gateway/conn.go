@@ -22,6 +22,7 @@ type conn struct {
 	nc   net.Conn
 	addr netip.Addr
 	rd   *codec.Reader
+	in   frameDeadline // what rd reads from
 	sem  chan struct{}
 	wg   sync.WaitGroup // handlers in flight
 
@@ -39,8 +40,41 @@ type request struct {
 var requestPool = sync.Pool{New: func() any { return &request{body: make([]byte, 0, 512)} }}
 
 func newConn(s *Server, nc net.Conn, addr netip.Addr) *conn {
-	return &conn{s: s, nc: nc, addr: addr, rd: codec.NewReader(nc, s.cfg.MaxFrame),
-		sem: make(chan struct{}, s.cfg.MaxInFlight)}
+	c := &conn{s: s, nc: nc, addr: addr, sem: make(chan struct{}, s.cfg.MaxInFlight)}
+	c.in = frameDeadline{nc: nc, timeout: s.cfg.FrameTimeout, stopping: &c.stopping}
+	c.rd = codec.NewReader(&c.in, s.cfg.MaxFrame)
+	return c
+}
+
+// frameDeadline reads the connection for the frame reader and moves the read deadline from
+// the idle timeout to the frame timeout when the first byte of a frame arrives.
+type frameDeadline struct {
+	nc       net.Conn
+	timeout  time.Duration
+	stopping *atomic.Bool // the conn's: shutdown's immediate deadline must not be pushed out
+	begun    bool         // a byte of the frame being read has arrived
+}
+
+// await arms the deadline for the next frame: the idle timeout, or the frame timeout when
+// buffered bytes have begun it already.
+func (d *frameDeadline) await(idle time.Duration, buffered bool) {
+	d.begun = buffered
+	if buffered {
+		idle = d.timeout
+	}
+	_ = d.nc.SetReadDeadline(time.Now().Add(idle))
+}
+
+func (d *frameDeadline) Read(p []byte) (int, error) {
+	n, err := d.nc.Read(p)
+	if n > 0 && !d.begun {
+		d.begun = true
+		_ = d.nc.SetReadDeadline(time.Now().Add(d.timeout))
+		if d.stopping.Load() { // stopReading ran meanwhile: its deadline stands
+			_ = d.nc.SetReadDeadline(time.Now())
+		}
+	}
+	return n, err
 }
 
 // serve reads frames until the terminal closes, the connection idles out, a frame is unreadable
@@ -51,7 +85,7 @@ func (c *conn) serve() {
 		_ = c.nc.Close()
 	}()
 	for !c.stopping.Load() && !c.broken.Load() {
-		_ = c.nc.SetReadDeadline(time.Now().Add(c.s.cfg.IdleTimeout))
+		c.in.await(c.s.cfg.IdleTimeout, c.rd.Buffered() > 0)
 		f, err := c.rd.Next()
 		if err != nil {
 			c.readFailed(err)
@@ -75,6 +109,10 @@ func (c *conn) readFailed(err error) {
 		// the terminal hung up, or shutdown closed the socket
 	case c.stopping.Load():
 		// shutdown interrupted the read
+	case (errors.As(err, &ne) && ne.Timeout() || errors.Is(err, os.ErrDeadlineExceeded)) && c.in.begun:
+		c.s.stats.frameTimeouts.Add(1)
+		c.s.log.Info("closing connection: frame not completed in time", zap.String("remote", c.addr.String()),
+			zap.Duration("frame_timeout", c.s.cfg.FrameTimeout))
 	case errors.As(err, &ne) && ne.Timeout() || errors.Is(err, os.ErrDeadlineExceeded):
 		c.s.stats.idleClosed.Add(1)
 	case errors.Is(err, codec.ErrFrameTooLarge), errors.Is(err, codec.ErrFrameTooShort),

@@ -50,10 +50,13 @@ type Config struct {
 	// MaxConnsPerAddr bounds connections from one remote IP address. Default 1000 (a merchant
 	// site's NAT may carry many terminals).
 	MaxConnsPerAddr int
-	// IdleTimeout closes a connection when the next whole frame has not arrived this long
-	// after the connection started waiting for it (so it also bounds a frame trickled in byte
-	// by byte). Default 5 minutes.
+	// IdleTimeout closes a connection when no byte of the next frame has arrived this long
+	// after the previous frame. Default 5 minutes.
 	IdleTimeout time.Duration
+	// FrameTimeout closes a connection whose frame has begun (its first byte arrived) but is
+	// not whole this long after: a declared length followed by nothing, or a frame trickled in
+	// byte by byte, holds a connection FrameTimeout, not IdleTimeout. Default 10 s.
+	FrameTimeout time.Duration
 	// WriteTimeout bounds writing one response. Default 10 s.
 	WriteTimeout time.Duration
 	// MaxFrame is the largest declared frame length accepted. Default 4096.
@@ -69,6 +72,7 @@ const (
 	DefaultMaxConns        = 20000
 	DefaultMaxConnsPerAddr = 1000
 	DefaultIdleTimeout     = 5 * time.Minute
+	DefaultFrameTimeout    = 10 * time.Second
 	DefaultWriteTimeout    = 10 * time.Second
 	DefaultMaxInFlight     = 32
 )
@@ -100,6 +104,9 @@ func (c Config) withDefaults() Config {
 	if c.WriteTimeout == 0 {
 		c.WriteTimeout = DefaultWriteTimeout
 	}
+	if c.FrameTimeout == 0 {
+		c.FrameTimeout = DefaultFrameTimeout
+	}
 	if c.MaxFrame == 0 {
 		c.MaxFrame = codec.DefaultMaxFrame
 	}
@@ -117,7 +124,7 @@ func (c Config) Validate() error {
 		return &ConfigError{"MaxConns", "must not be negative"}
 	case c.MaxConnsPerAddr < 0:
 		return &ConfigError{"MaxConnsPerAddr", "must not be negative"}
-	case c.IdleTimeout < 0 || c.WriteTimeout < 0:
+	case c.IdleTimeout < 0 || c.WriteTimeout < 0 || c.FrameTimeout < 0:
 		return &ConfigError{"timeouts", "must not be negative"}
 	case c.MaxFrame < codec.MinFrame || c.MaxFrame > 0xFFFF:
 		return &ConfigError{"MaxFrame", "must be between 21 and 65535"}
@@ -137,6 +144,7 @@ type Stats struct {
 	Refused       int64 // connections closed at once for a limit
 	FrameErrors   int64 // connections closed for an unreadable frame
 	IdleClosed    int64 // connections closed for idleness
+	FrameTimeouts int64 // connections closed for a frame begun and not completed in FrameTimeout
 	Requests      int64 // frames handed to the handler
 	InFlight      int64 // requests being handled
 	WriteFailures int64 // responses that could not be written
@@ -163,7 +171,7 @@ type Server struct {
 	done     chan struct{}
 
 	stats struct {
-		conns, accepted, refused, frameErrors, idleClosed, requests, inFlight, writeFailures, panics atomic.Int64
+		conns, accepted, refused, frameErrors, idleClosed, frameTimeouts, requests, inFlight, writeFailures, panics atomic.Int64
 	}
 }
 
@@ -224,7 +232,8 @@ func (s *Server) Stats() Stats {
 	return Stats{
 		Conns: s.stats.conns.Load(), Accepted: s.stats.accepted.Load(), Refused: s.stats.refused.Load(),
 		FrameErrors: s.stats.frameErrors.Load(), IdleClosed: s.stats.idleClosed.Load(),
-		Requests: s.stats.requests.Load(), InFlight: s.stats.inFlight.Load(),
+		FrameTimeouts: s.stats.frameTimeouts.Load(),
+		Requests:      s.stats.requests.Load(), InFlight: s.stats.inFlight.Load(),
 		WriteFailures: s.stats.writeFailures.Load(), Panics: s.stats.panics.Load(),
 	}
 }

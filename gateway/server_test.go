@@ -396,3 +396,63 @@ func TestConfigValidate(t *testing.T) {
 		t.Fatal("New without a handler")
 	}
 }
+
+// A frame that has begun must be whole within FrameTimeout, however long IdleTimeout is: a
+// declared length followed by nothing, a frame trickled in byte by byte, and the rest of a
+// frame whose first bytes came with the previous one each close the connection; a connection
+// that idles longer than FrameTimeout between whole frames is still served.
+func TestFrameTimeout(t *testing.T) {
+	checkNoLeak(t)
+	s := startServer(t, Config{IdleTimeout: time.Minute, FrameTimeout: 100 * time.Millisecond}, &echoHandler{})
+	waitStat := func(what string, get func(Stats) int64, want int64) {
+		t.Helper()
+		deadline := time.Now().Add(5 * time.Second)
+		for get(s.Stats()) != want && time.Now().Before(deadline) {
+			time.Sleep(5 * time.Millisecond)
+		}
+		if got := get(s.Stats()); got != want {
+			t.Fatalf("%s = %d, want %d", what, got, want)
+		}
+	}
+	frameTimeouts := func(st Stats) int64 { return st.FrameTimeouts }
+
+	c := dial(t, s)
+	_, _ = c.Write([]byte{0x10, 0x00}) // 4096 bytes announced, none sent
+	expectClosed(t, c)
+	waitStat("frame timeouts", frameTimeouts, 1)
+
+	trickle := dial(t, s)
+	frame := signOnFrame(t, 1)
+	wrote := make(chan struct{})
+	go func() {
+		defer close(wrote)
+		for _, b := range frame {
+			if _, err := trickle.Write([]byte{b}); err != nil {
+				return
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}()
+	expectClosed(t, trickle)
+	<-wrote
+	waitStat("frame timeouts", frameTimeouts, 2)
+
+	c = dial(t, s)
+	_, _ = c.Write(append(signOnFrame(t, 2), signOnFrame(t, 3)[:5]...))
+	readSTANs(t, c, 1)
+	expectClosed(t, c)
+	waitStat("frame timeouts", frameTimeouts, 3)
+	if got := s.Stats().Requests; got != 1 {
+		t.Fatalf("requests = %d, want 1 (only the whole frame)", got)
+	}
+
+	c = dial(t, s)
+	for stan := 4; stan <= 5; stan++ {
+		time.Sleep(300 * time.Millisecond) // idle, three frame timeouts long
+		_, _ = c.Write(signOnFrame(t, stan))
+		readSTANs(t, c, 1)
+	}
+	if st := s.Stats(); st.FrameTimeouts != 3 || st.IdleClosed != 0 {
+		t.Fatalf("stats %+v: want 3 frame timeouts, none idle", st)
+	}
+}

@@ -47,6 +47,7 @@ type serveConfig struct {
 	MaxConns        int           `yaml:"max_conns"`
 	MaxConnsPerAddr int           `yaml:"max_conns_per_addr"`
 	IdleTimeout     time.Duration `yaml:"idle_timeout"`
+	FrameTimeout    time.Duration `yaml:"frame_timeout"`
 	MaxFrame        int           `yaml:"max_frame"`
 	JournalReplicas int           `yaml:"journal_replicas"`
 	Simulator       *bool         `yaml:"simulator"`
@@ -230,6 +231,7 @@ func mergeConfigFile(path string, fs *flag.FlagSet, c *serveConfig) error {
 	}
 	c.TxnTimeout, c.MaxConns, c.MaxConnsPerAddr = file.TxnTimeout, file.MaxConns, file.MaxConnsPerAddr
 	c.IdleTimeout, c.MaxFrame, c.JournalReplicas = file.IdleTimeout, file.MaxFrame, file.JournalReplicas
+	c.FrameTimeout = file.FrameTimeout
 	c.Simulator, c.SimLatency, c.SimDrop = file.Simulator, file.SimLatency, file.SimDrop
 	return nil
 }
@@ -292,6 +294,7 @@ func (c *serveConfig) appConfig(getenv func(string) string) (app.Config, error) 
 	cfg.Processor.Fault = fault
 	cfg.Gateway.MaxConns, cfg.Gateway.MaxConnsPerAddr, cfg.Gateway.IdleTimeout, cfg.Gateway.MaxFrame =
 		c.MaxConns, c.MaxConnsPerAddr, c.IdleTimeout, c.MaxFrame
+	cfg.Gateway.FrameTimeout = c.FrameTimeout
 	if c.NodeID < 0 || c.NodeID > 9 {
 		return cfg, errors.New("--node-id: must be 0-9")
 	}
