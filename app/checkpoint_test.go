@@ -59,6 +59,13 @@ func TestCheckpointReplaysAsTheJournal(t *testing.T) {
 	if err := e.node.Checkpoints.Checkpoint(ctx); err != nil { // continues from the first
 		t.Fatal(err)
 	}
+	before := e.node.Checkpoints.Stats()
+	if err := e.node.Checkpoints.Checkpoint(ctx); err != nil { // nothing journaled since
+		t.Fatal(err)
+	}
+	if after := e.node.Checkpoints.Stats(); after != before {
+		t.Fatalf("a checkpoint with nothing new journaled rewrote the file: %+v, then %+v", before, after)
+	}
 
 	// After the last checkpoint: the tail a restart replays.
 	sell(o, 5000)

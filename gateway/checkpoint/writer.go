@@ -67,7 +67,8 @@ type Writer struct {
 	rep Replayer
 	log *zap.Logger
 
-	run     sync.Mutex // one checkpoint at a time
+	run     sync.Mutex       // one checkpoint at a time
+	last    journal.Position // what the last checkpoint this Writer made covers (under run)
 	mu      sync.Mutex
 	stats   Stats
 	cancel  context.CancelFunc
@@ -160,6 +161,9 @@ func (w *Writer) checkpoint(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if pos.Last == w.last.Last && pos.Stream == w.last.Stream && pos.Created.Equal(w.last.Created) {
+		return nil // the journal has not grown: the file is current, do not even load it
+	}
 	shadow, err := w.newShadow()
 	if err != nil {
 		return err
@@ -181,6 +185,7 @@ func (w *Writer) checkpoint(ctx context.Context) error {
 		prev = nil
 	}
 	if prev != nil && prev.Seq == pos.Last {
+		w.last = pos
 		return nil
 	}
 	dates := w.cfg.Dates(start)
@@ -212,6 +217,7 @@ func (w *Writer) checkpoint(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("checkpoint: write %s: %w", w.cfg.Path, err)
 	}
+	w.last = pos
 	took := w.cfg.Now().Sub(start)
 	w.mu.Lock()
 	w.stats.Written, w.stats.Seq, w.stats.Records, w.stats.Took = start, pos.Last, stats.Records, took
