@@ -13,9 +13,12 @@ const PathStats = "/v1/stats"
 // node started; the dashboard derives rates from successive snapshots. Nothing in it is card
 // data: terminals appear by TID, events by reason.
 type Stats struct {
-	Time          time.Time        `json:"time"`
-	Started       time.Time        `json:"started"`
-	Mode          string           `json:"mode"` // embedded or production
+	Time    time.Time `json:"time"`
+	Started time.Time `json:"started"`
+	Mode    string    `json:"mode"` // embedded or production
+	// NotReady is why /readyz answers 503 ("" when the node is ready): NATS disconnected,
+	// Redis not answering, the Redis registry lost …
+	NotReady      string           `json:"not_ready,omitempty"`
 	TerminalAddr  string           `json:"terminal_addr"`
 	Connections   int64            `json:"connections"`
 	InFlight      int64            `json:"in_flight"`

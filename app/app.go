@@ -69,6 +69,10 @@ type Config struct {
 	// SimLatency and SimDrop configure the in-process simulator.
 	SimLatency time.Duration
 	SimDrop    float64
+	// SimMemoryLedger keeps the in-process simulator's ledger in memory only (benchmarks that
+	// measure the gateway without the issuer's own durable writes); by default it is stored in
+	// the stream issuersim.DefaultLedgerStream, which posgate reconcile reads.
+	SimMemoryLedger bool
 	// LMK is the local master key; zero loads or creates DataDir/lmk.hex.
 	LMK hsm.LMK
 	// TokenKey keys PAN tokens (32 bytes); nil loads or creates DataDir/token.key.
@@ -104,6 +108,9 @@ type Config struct {
 	// (gateway/checkpoint, docs/gateway.md "Checkpoints"). Default
 	// checkpoint.DefaultInterval; negative: no checkpoints (a restart replays whole days).
 	CheckpointInterval time.Duration
+	// RedisCheckInterval is how often, with Redis, the node checks that Redis answers and still
+	// holds the registry's epoch marker (not-ready otherwise). Default DefaultRedisCheckInterval.
+	RedisCheckInterval time.Duration
 }
 
 // Defaults.
@@ -136,6 +143,7 @@ type Node struct {
 	settle *settleLoop         // settle.go
 	stan   *routing.MemorySTAN // the embedded default's STAN source (nil with Redis)
 	mem    *memstate.State     // the embedded default's State (nil with Redis)
+	epoch  *epochWatch         // Redis mode: is the registry still there? (nil without Redis)
 	// Recovery is what the start-up replay of the journal found and did.
 	Recovery gateway.RecoveryStats
 	// Checkpoint is the checkpoint the start-up replay continued from (nil: none).
@@ -159,6 +167,9 @@ func Start(ctx context.Context, cfg Config, log *zap.Logger) (n *Node, err error
 	}
 	if cfg.DataDir == "" {
 		cfg.DataDir = DefaultDataDir
+	}
+	if cfg.RedisCheckInterval <= 0 {
+		cfg.RedisCheckInterval = DefaultRedisCheckInterval
 	}
 	if cfg.NATS == "" {
 		cfg.Simulator = true
@@ -184,7 +195,7 @@ func Start(ctx context.Context, cfg Config, log *zap.Logger) (n *Node, err error
 	if err := n.startNATS(ctx); err != nil {
 		return nil, err
 	}
-	if err := n.startStores(); err != nil {
+	if err := n.startStores(ctx); err != nil {
 		return nil, err
 	}
 	if err := n.startUpstream(ctx); err != nil {
@@ -246,6 +257,11 @@ func (n *Node) ready(context.Context) error {
 	}
 	if n.Gateway == nil || n.Gateway.Addr() == nil {
 		return errors.New("terminal listener not started")
+	}
+	if n.epoch != nil {
+		if problem, _ := n.epoch.status(); problem != "" {
+			return errors.New(problem)
+		}
 	}
 	return nil
 }
@@ -353,7 +369,7 @@ func (n *Node) startNATS(ctx context.Context) error {
 	return nil
 }
 
-func (n *Node) startStores() error {
+func (n *Node) startStores(ctx context.Context) error {
 	if n.cfg.Redis != "" {
 		// One client (one connection pool) serves the registry and the gateway state.
 		rdb, err := redisconn.New(redisconn.Config{URL: n.cfg.Redis, DialTimeout: 5 * time.Second,
@@ -368,6 +384,14 @@ func (n *Node) startStores() error {
 			return fmt.Errorf("registry (Redis): %w", err)
 		}
 		n.Registry = reg
+		n.epoch = newEpochWatch(reg, n.cfg.DataDir, n.log)
+		if err := n.epoch.start(ctx); err != nil {
+			return err
+		}
+		wctx, stop := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() { defer close(done); n.epoch.run(wctx, n.cfg.RedisCheckInterval) }()
+		n.onShutdown(func(context.Context) error { stop(); <-done; return nil })
 		st, err := redisstate.NewWithClient(rdb, redisstate.Config{})
 		if err != nil {
 			return fmt.Errorf("gateway state (Redis): %w", err)
@@ -430,8 +454,14 @@ func (n *Node) startUpstream(ctx context.Context) error {
 	fw.Start()
 	n.onShutdown(fw.Shutdown)
 	if n.cfg.Simulator {
-		sim, err := issuersim.New(n.nc, issuersim.Config{ZPK: n.zpkFor("*"), Latency: n.cfg.SimLatency,
-			DropRate: n.cfg.SimDrop}, n.log)
+		// The ledger lives in the embedded server's JetStream, next to the journal: it survives
+		// restarts of the node, and posgate reconcile reads it as the issuer's side.
+		cfg := issuersim.Config{ZPK: n.zpkFor("*"), Latency: n.cfg.SimLatency, DropRate: n.cfg.SimDrop,
+			LedgerStream: issuersim.DefaultLedgerStream}
+		if n.cfg.SimMemoryLedger {
+			cfg.LedgerStream = ""
+		}
+		sim, err := issuersim.New(n.nc, cfg, n.log)
 		if err != nil {
 			return fmt.Errorf("issuer simulator: %w", err)
 		}

@@ -18,9 +18,15 @@ import (
 // purchases/s is the chain's throughput on this machine; allocs/op counts every allocation of
 // the process (terminal simulator, NATS client and server, journal included) — see
 // BENCHMARKS.md for the gateway's own share.
-func BenchmarkPurchase(b *testing.B) {
+func BenchmarkPurchase(b *testing.B) { benchPurchase(b, false) }
+
+// BenchmarkPurchaseMemoryLedger is BenchmarkPurchase with the simulator's ledger in memory: the
+// difference is the cost of the issuer's own durable write per authorization.
+func BenchmarkPurchaseMemoryLedger(b *testing.B) { benchPurchase(b, true) }
+
+func benchPurchase(b *testing.B, memoryLedger bool) {
 	ctx := context.Background()
-	cfg := app.Config{Listen: "127.0.0.1:0", DataDir: b.TempDir()}
+	cfg := app.Config{Listen: "127.0.0.1:0", DataDir: b.TempDir(), SimMemoryLedger: memoryLedger}
 	node, err := app.Start(ctx, cfg, nil)
 	if err != nil {
 		b.Fatal(err)

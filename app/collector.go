@@ -15,6 +15,7 @@ type nodeCollector struct {
 	frameTimeouts                       *prometheus.Desc
 	revDepth, revOldest, revAlerts      *prometheus.Desc
 	ckAge, ckTook, ckRecords, ckFails   *prometheus.Desc
+	regLost, regLosses, redisDown       *prometheus.Desc
 }
 
 func newNodeCollector(n *Node) *nodeCollector {
@@ -33,12 +34,16 @@ func newNodeCollector(n *Node) *nodeCollector {
 		ckTook:    d("posgate_checkpoint_duration_seconds", "How long the last checkpoint took (load, replay, write)."),
 		ckRecords: d("posgate_checkpoint_records", "Journal records the last checkpoint replayed."),
 		ckFails:   d("posgate_checkpoint_failures_total", "Checkpoints that failed (a restart then replays more of the journal)."),
+		regLost: d("posgate_redis_registry_lost",
+			"1 while Redis lacks the registry epoch marker this node serves under (wiped or replaced; the node is not ready)."),
+		regLosses: d("posgate_redis_registry_losses_total", "Times the Redis registry was found wiped or replaced."),
+		redisDown: d("posgate_redis_unreachable_checks_total", "Registry checks Redis did not answer (the node is not ready meanwhile)."),
 	}
 }
 
 func (c *nodeCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{c.conns, c.inflight, c.refused, c.frameErrs, c.frameTimeouts, c.revDepth, c.revOldest, c.revAlerts,
-		c.ckAge, c.ckTook, c.ckRecords, c.ckFails} {
+		c.ckAge, c.ckTook, c.ckRecords, c.ckFails, c.regLost, c.regLosses, c.redisDown} {
 		ch <- d
 	}
 }
@@ -60,6 +65,15 @@ func (c *nodeCollector) Collect(ch chan<- prometheus.Metric) {
 			ch <- prometheus.MustNewConstMetric(c.ckRecords, prometheus.GaugeValue, float64(st.Records))
 		}
 		ch <- prometheus.MustNewConstMetric(c.ckFails, prometheus.CounterValue, float64(st.Failures))
+	}
+	if w := c.n.epoch; w != nil {
+		lost := 0.0
+		if _, l := w.status(); l {
+			lost = 1
+		}
+		ch <- prometheus.MustNewConstMetric(c.regLost, prometheus.GaugeValue, lost)
+		ch <- prometheus.MustNewConstMetric(c.regLosses, prometheus.CounterValue, float64(w.losses.Load()))
+		ch <- prometheus.MustNewConstMetric(c.redisDown, prometheus.CounterValue, float64(w.unreachable.Load()))
 	}
 	if f := c.n.Forwarder; f != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)

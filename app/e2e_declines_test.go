@@ -4,11 +4,13 @@ import (
 	"crypto/rand"
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/posgate/posgate/app"
 	"github.com/posgate/posgate/codec"
 	"github.com/posgate/posgate/gateway"
 	"github.com/posgate/posgate/internal/redistest"
+	"github.com/posgate/posgate/journal"
 	"github.com/posgate/posgate/loadtest/termsim"
 	"github.com/posgate/posgate/terminal"
 )
@@ -299,6 +301,33 @@ func TestNoResponders(t *testing.T) {
 	}
 	if n := e.reversalDepth(); n != 0 {
 		t.Fatalf("%d reversals queued after 91", n)
+	}
+	// The purchase's write-ahead intent is closed by its decline: no open intent for a
+	// restart to reverse or for posgate reconcile to report.
+	today := journal.Calendar{}.BusinessDate(time.Now())
+	outcomes := map[string]string{}                             // intent's outcome id → decline code ("" while open)
+	for _, d := range []journal.Date{today, today.AddDays(1)} { // the cut-off may pass meanwhile
+		if err := e.node.Journal.Read(e.ctx, d, func(r journal.Record) error {
+			switch r.Type {
+			case journal.TypeIntent:
+				if _, ok := outcomes[r.Original.TxnID]; !ok {
+					outcomes[r.Original.TxnID] = ""
+				}
+			case journal.TypeDeclined:
+				outcomes[r.Original.TxnID] = r.ResponseCode
+			}
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(outcomes) != 1 {
+		t.Fatalf("intents and declines: %v, want the purchase's", outcomes)
+	}
+	for id, code := range outcomes {
+		if code != "91" {
+			t.Errorf("intent of %s closed by %q, want a 91 decline", id, code)
+		}
 	}
 }
 

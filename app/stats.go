@@ -16,6 +16,9 @@ func (n *Node) stats(ctx context.Context) (adminapi.Stats, error) {
 	s := adminapi.Stats{Time: time.Now().UTC(), Started: n.started, Mode: n.mode(),
 		ResponseCodes: map[string]int64{}, Kinds: map[string]int64{}, Security: map[string]int64{},
 		Duplicates: map[string]int64{}}
+	if err := n.ready(ctx); err != nil {
+		s.NotReady = err.Error()
+	}
 	if g := n.Gateway; g != nil {
 		st := g.Stats()
 		s.TerminalAddr = g.Addr().String()

@@ -69,7 +69,7 @@ func (p *Processor) financial(ctx context.Context, t *txn) ([]byte, error) {
 	}
 	res, err := p.sendUpstream(ctx, t, info, &rec, orig)
 	if err != nil {
-		return p.upstreamFailed(ctx, t, route, &rec, err)
+		return p.upstreamFailed(ctx, t, route, &rec, orig, err)
 	}
 	rec.AuthCode, rec.Response = res.AuthCode, res.ResponseCode
 	if t.kind == KindBalance {
@@ -227,14 +227,14 @@ var errIntent = errors.New("gateway: write-ahead intent not durable")
 
 // upstreamFailed answers a failed authorization: 91 when nothing reached the issuer, 98 with a
 // reversal queued when the outcome is unknown, 30/96 for requests that cannot be mapped.
-func (p *Processor) upstreamFailed(ctx context.Context, t *txn, route string, rec *TxnRecord, err error) ([]byte, error) {
+func (p *Processor) upstreamFailed(ctx context.Context, t *txn, route string, rec *TxnRecord, orig TxnRecord, err error) ([]byte, error) {
 	var me *routing.MappingError
 	switch {
 	case errors.Is(err, errIntent):
 		return p.decline(ctx, t, "96")
 	case errors.As(err, &me):
 		p.log.Info("request cannot be sent upstream", zap.Error(err))
-		return p.decline(ctx, t, "30")
+		return p.declineUnsent(ctx, t, rec, orig, "30")
 	case routing.OutcomeUnknown(err):
 		if t.kind != KindBalance {
 			// The issuer may have approved: reverse it, journal the reversal (it closes the
@@ -250,7 +250,21 @@ func (p *Processor) upstreamFailed(ctx context.Context, t *txn, route string, re
 		return p.decline(ctx, t, "98")
 	}
 	p.log.Warn("issuer unavailable", zap.String("route", route), zap.Error(err))
-	return p.decline(ctx, t, "91")
+	return p.declineUnsent(ctx, t, rec, orig, "91")
+}
+
+// declineUnsent answers code for a request that never reached the issuer. Its write-ahead
+// intent, when one was journaled, is closed by a decline record — else the journal would hold
+// an open intent (a restarted node would reverse a request the issuer never saw, and
+// reconciliation would count it open).
+func (p *Processor) declineUnsent(ctx context.Context, t *txn, rec *TxnRecord, orig TxnRecord, code string) ([]byte, error) {
+	out, err := p.decline(ctx, t, code)
+	if err == nil && rec.UpstreamSTAN != 0 && t.kind != KindBalance {
+		rec.Status, rec.Response = TxnDeclined, code
+		_ = p.d.State.PutTxn(ctx, *rec) // a later reversal recognises the decline
+		p.journalDecline(ctx, t, rec, orig)
+	}
+	return out, err
 }
 
 func cardKind(k routing.Kind) journal.CardKind {

@@ -1,6 +1,7 @@
 package loadtest_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"net/http"
@@ -18,6 +19,7 @@ import (
 	"github.com/posgate/posgate/journal"
 	"github.com/posgate/posgate/loadtest"
 	"github.com/posgate/posgate/loadtest/report"
+	"github.com/posgate/posgate/reconcile"
 	"github.com/posgate/posgate/settlement"
 )
 
@@ -57,10 +59,11 @@ func TestLoadAgainstNode(t *testing.T) {
 	}
 	node, client := startNode(t)
 	var progress strings.Builder
+	var books bytes.Buffer
 	cfg := loadtest.Config{
 		Target: node.GatewayAddr().String(), Admin: client,
 		Terminals: 10, Rate: 40, Duration: 5 * time.Second, Timeout: 10 * time.Second,
-		IdleConnections: 20, Progress: &progress, Seed: 42,
+		IdleConnections: 20, Progress: &progress, Seed: 42, Books: &books,
 		BatchLimit: 8, // terminals settle during the run too, as devices with a full batch do
 	}
 	r, err := loadtest.New(cfg)
@@ -92,6 +95,37 @@ func TestLoadAgainstNode(t *testing.T) {
 	}
 	if rep.Idle == nil || rep.Idle.Opened != 20 || rep.Idle.AliveAtEnd != 20 {
 		t.Errorf("idle connections %+v, want 20 opened and alive", rep.Idle)
+	}
+
+	// The terminals' books: a line per financial request sent, and their standing approvals
+	// add up to what the report counted.
+	entries, err := reconcile.ReadBooks(&books)
+	if err != nil {
+		t.Fatal(err)
+	}
+	financial, net := int64(0), int64(0)
+	for op, st := range rep.Ops {
+		if op != "balance" {
+			financial += st.Sent
+		}
+	}
+	for _, e := range entries {
+		if e.ResponseCode != "00" || e.ReversedLater {
+			continue
+		}
+		switch e.Type {
+		case "purchase", "completion":
+			net += e.Amount
+		case "void", "refund":
+			net -= e.Amount
+		}
+	}
+	if int64(len(entries)) != financial || net != rep.ApprovedAmountFen {
+		t.Errorf("books: %d lines for %d financial requests, net %d fen against the report's %d", len(entries), financial, net, rep.ApprovedAmountFen)
+	}
+	if rep.ReversalsOwed != rep.Reversed+rep.ReversalsDeliveredLater+rep.ReversalsPending {
+		t.Errorf("reversals owed %d != at once %d + later %d + pending %d", rep.ReversalsOwed, rep.Reversed,
+			rep.ReversalsDeliveredLater, rep.ReversalsPending)
 	}
 
 	l := node.Simulator.Ledger().Total()

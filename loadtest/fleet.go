@@ -102,15 +102,18 @@ func (r *Runner) setUp(ctx context.Context, ids []identity, codes []string) erro
 	cards := testCards(r.rng, cardCount, r.cfg.PIN)
 	r.workers = make([]*worker, len(ids))
 	for i, id := range ids {
+		w := &worker{cards: cards, jobs: make(chan job, 1), rng: rand.New(rand.NewPCG(r.seed, uint64(i)+1)),
+			books: r.cfg.Books != nil}
 		term, err := termsim.New(termsim.Config{
 			Addr: r.cfg.Target, SN: id.SN, KeyPool: r.keys, Timeout: r.cfg.Timeout, KeepSettings: true,
-			Dial: r.dial.dialFunc(i, func() net.Dialer { return net.Dialer{Timeout: r.cfg.Timeout} }),
+			Dial:       r.dial.dialFunc(i, func() net.Dialer { return net.Dialer{Timeout: r.cfg.Timeout} }),
+			OnReversal: w.reversalDelivered,
 		})
 		if err != nil {
 			return err
 		}
-		r.workers[i] = &worker{term: term, cards: cards, jobs: make(chan job, 1),
-			rng: rand.New(rand.NewPCG(r.seed, uint64(i)+1))}
+		w.term = term
+		r.workers[i] = w
 	}
 	t0 := r.now()
 	err := parallel(ctx, len(ids), r.cfg.SetupConcurrency, func(ctx context.Context, i int) error {

@@ -33,7 +33,10 @@ type outcome struct {
 	service   time.Duration // write to read, when answered
 	reversed  bool          // reversed, 0410 received
 	owed      bool          // a reversal was owed (reversed or pending)
-	subst     bool          // a follow-up sent as its originating operation
+	// reversedLater counts reversals owed by earlier requests that were acknowledged during
+	// this one's exchange.
+	reversedLater int64
+	subst         bool // a follow-up sent as its originating operation
 }
 
 // interval is one slice of the timeline.
@@ -58,6 +61,7 @@ type recorder struct {
 
 	scheduled, sent, completed, queued, abandoned int64
 	substituted, reversed, owed, errors           int64
+	later                                         int64 // reversals acknowledged after their exchange
 	tickCompleted                                 int64
 	last                                          time.Time // latest outcome
 
@@ -137,6 +141,7 @@ func (r *recorder) record(o outcome) {
 	if o.owed {
 		r.owed++
 	}
+	r.later += o.reversedLater
 	if o.answered {
 		r.completed++
 		r.tickCompleted++
@@ -292,6 +297,14 @@ func roundMs(v float64) float64 {
 	return math.Round(v*p) / p
 }
 
+// reversedLater counts reversals acknowledged outside a financial exchange (before a
+// settlement).
+func (r *recorder) reversedLater(n int64) {
+	r.mu.Lock()
+	r.later += n
+	r.mu.Unlock()
+}
+
 // fill copies what the recorder holds into rep.
 func (r *recorder) fill(rep *report.Report) {
 	r.mu.Lock()
@@ -299,7 +312,7 @@ func (r *recorder) fill(rep *report.Report) {
 	rep.Scheduled, rep.Sent, rep.Completed = r.scheduled, r.sent, r.completed
 	rep.Unanswered = r.sent - r.completed
 	rep.Abandoned, rep.Queued, rep.Substituted = r.abandoned, r.queued, r.substituted
-	rep.Reversed, rep.ReversalsOwed = r.reversed, r.owed
+	rep.Reversed, rep.ReversalsOwed, rep.ReversalsDeliveredLater = r.reversed, r.owed, r.later
 	if !r.last.IsZero() {
 		rep.ElapsedS = math.Max(r.last.Sub(r.start).Seconds(), rep.DurationS)
 	} else {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/posgate/posgate/loadtest/report"
 	"github.com/posgate/posgate/loadtest/termsim"
+	"github.com/posgate/posgate/reconcile"
 )
 
 // Runner runs one load test. Make it with New and call Run once.
@@ -139,8 +140,28 @@ func (r *Runner) Run(ctx context.Context) (*report.Report, error) {
 	r.rep.Batches, _ = r.rec.batchCounts()
 	for _, w := range r.workers {
 		r.rep.ApprovedAmountFen += w.approvedFen
+		if w.term.ReversalPending() {
+			r.rep.ReversalsPending++
+		}
+	}
+	if r.cfg.Books != nil {
+		if err := r.writeBooks(); err != nil {
+			return r.rep, err
+		}
 	}
 	return r.rep, nil
+}
+
+// writeBooks writes every terminal's book to Config.Books.
+func (r *Runner) writeBooks() error {
+	var all []reconcile.TerminalEntry
+	for _, w := range r.workers {
+		all = append(all, w.entries...)
+	}
+	if err := reconcile.WriteBooks(r.cfg.Books, all); err != nil {
+		return fmt.Errorf("loadtest: books: %w", err)
+	}
+	return nil
 }
 
 func (r *Runner) checkLoopback(ctx context.Context) error {

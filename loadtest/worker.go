@@ -3,12 +3,14 @@ package loadtest
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"net"
 	"time"
 
 	"github.com/posgate/posgate/codec"
 	"github.com/posgate/posgate/loadtest/termsim"
+	"github.com/posgate/posgate/reconcile"
 )
 
 // Bounds of the amounts drawn, in fen.
@@ -40,6 +42,50 @@ type worker struct {
 	// approvedFen: approved purchases and completions minus approved voids and refunds;
 	// batchFen the same since the last settlement.
 	approvedFen, batchFen int64
+
+	// acked are the STANs of reversals acknowledged since the last look (termsim's
+	// OnReversal); reversedLater counts those acknowledged after the exchange that owed them.
+	acked         []uint32
+	reversedLater int64
+	// books: the terminal's book is kept (Config.Books), entries in order, by STAN.
+	books   bool
+	entries []reconcile.TerminalEntry
+	byStan  map[uint32]int
+}
+
+// reversalDelivered is termsim's OnReversal.
+func (w *worker) reversalDelivered(stan uint32) { w.acked = append(w.acked, stan) }
+
+// noteReversals books the reversals acknowledged since the last call; current is the STAN of
+// the request just made (its own reversal, acknowledged at once, is not "later").
+func (w *worker) noteReversals(current uint32) (later int64) {
+	for _, stan := range w.acked {
+		if stan != current {
+			later++
+		}
+		if i, ok := w.byStan[stan]; ok {
+			w.entries[i].ReversedLater = true
+		}
+	}
+	w.acked = w.acked[:0]
+	w.reversedLater += later
+	return later
+}
+
+// book adds the terminal's line for a financial request it made.
+func (w *worker) book(kind Kind, res *termsim.Result, done time.Time) {
+	if !w.books || kind == Balance || res.STAN == 0 {
+		return
+	}
+	if w.byStan == nil {
+		w.byStan = map[uint32]int{}
+	}
+	w.byStan[res.STAN] = len(w.entries)
+	w.entries = append(w.entries, reconcile.TerminalEntry{
+		TID: w.term.TID(), Batch: fmt.Sprintf("%06d", res.Batch), STAN: fmt.Sprintf("%06d", res.STAN), Type: kind.String(),
+		Amount: res.Amount, ResponseCode: res.Code, RRN: res.RRN, AuthCode: res.AuthCode,
+		ReversalOwed: res.ReversalCode != "", Time: done.UTC(),
+	})
 }
 
 // job is one scheduled request.
@@ -129,6 +175,8 @@ func (w *worker) do(ctx context.Context, j job) outcome {
 			w.add(res.Amount)
 		}
 	}
+	w.book(kind, &res, time.Now())
+	out.reversedLater = w.noteReversals(res.STAN)
 	out.code = res.Code
 	out.answered = res.Code != ""
 	out.approved = err == nil && res.Approved()
@@ -176,6 +224,7 @@ func (w *worker) settleBatch(ctx context.Context, rec *recorder) {
 	t := w.term.Totals()
 	book := t.Domestic.DebitAmount - t.Domestic.CreditAmount + t.Foreign.DebitAmount - t.Foreign.CreditAmount
 	st, err := w.term.Settle(ctx)
+	rec.reversedLater(w.noteReversals(0)) // a pending reversal goes before the 0500
 	rec.settled(w.term.TID(), st, err, book == w.batchFen)
 	if err == nil {
 		w.batchFen = 0

@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/hex"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -18,6 +17,9 @@ import (
 	"github.com/nats-io/nats.go"
 	"go.uber.org/zap"
 
+	"github.com/posgate/posgate/app"
+	"github.com/posgate/posgate/internal/securefile"
+	"github.com/posgate/posgate/reconcile"
 	"github.com/posgate/posgate/routing"
 	"github.com/posgate/posgate/routing/issuersim"
 )
@@ -37,6 +39,9 @@ func runIssuerSim(args []string, _ io.Reader, _, stderr io.Writer) int {
 // issuerSim runs the simulator until ctx ends. getenv is os.Getenv outside tests.
 func issuerSim(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) int {
 	const name = "issuer-sim"
+	if len(args) > 0 && args[0] == "export" {
+		return issuerSimExport(ctx, args[1:], os.Stdout, stderr)
+	}
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	url := fs.String("nats", nats.DefaultURL, "NATS server URL")
@@ -51,25 +56,23 @@ func issuerSim(ctx context.Context, args []string, getenv func(string) string, s
 	stolenFile := fs.String("stolen-cards", "", "file of PANs declined 43 (stolen), one per line; default: the built-in test card")
 	balance := fs.Int64("balance", issuersim.DefaultBalance, "balance reported to balance inquiries, in fen")
 	instance := fs.String("instance", "", "instance name in the ledger (default: random)")
+	ledgerStream := fs.String("ledger-stream", issuersim.DefaultLedgerStream, "JetStream stream the ledger is stored in before each answer; \"\" keeps it in memory only")
+	ledgerReplicas := fs.Int("ledger-replicas", 1, "replicas of the ledger stream when it is created")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn or error")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: posgate issuer-sim --nats URL [--routes cup,visa,onus | all] [--latency 5ms | --latency-min D --latency-max D] [--drop 0.01] [flags]")
+		fmt.Fprintln(stderr, "       posgate issuer-sim export [--nats URL | --data DIR] [--out FILE]   (the ledger as a clearing file)")
 		fmt.Fprintln(stderr, "Answers posgate.auth.<route> in queue group posgate-issuers until SIGINT/SIGTERM; the ledger is on posgate.sim.ledger.")
 		fmt.Fprintln(stderr, "Environment: "+envSimZPK+" (clear ZPK, hex) and "+envSimPIN+" (expected PIN, default 123456).")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitOK
-		}
-		return exitUsage
-	}
-	if fs.NArg() > 0 {
-		return fail(stderr, name, exitUsage, errors.New("unexpected arguments"))
+	if status, done := parseFlags(fs, args, stderr, name); done {
+		return status
 	}
 	cfg := issuersim.Config{
 		Latency: *latency, LatencyMin: *latMin, LatencyMax: *latMax, DropRate: *drop, Seed: *seed,
 		Balance: *balance, Instance: *instance, ExpectedPIN: getenv(envSimPIN),
+		LedgerStream: *ledgerStream, LedgerReplicas: *ledgerReplicas,
 	}
 	if *routes != "all" {
 		for _, r := range strings.Split(*routes, ",") {
@@ -128,6 +131,49 @@ func issuerSim(ctx context.Context, args []string, getenv func(string) string, s
 		return fail(stderr, name, exitFail, fmt.Errorf("drain: %w", err))
 	}
 	log.Info("issuer-sim stopped")
+	return exitOK
+}
+
+// issuerSimExport writes the simulator's durable ledger as a clearing file (docs/reconcile.md).
+func issuerSimExport(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	const name = "issuer-sim export"
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	natsURL := fs.String("nats", "", "NATS URL; empty uses the embedded default of --data")
+	data := fs.String("data", app.DefaultDataDir, "data directory of `posgate serve` (embedded default)")
+	stream := fs.String("stream", issuersim.DefaultLedgerStream, "the ledger stream")
+	out := fs.String("out", "", "file to write (0600, replaced whole); empty writes to stdout")
+	level := fs.String("log-level", "warn", "log level (logs go to stderr)")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: posgate issuer-sim export [--nats URL | --data DIR] [--stream NAME] [--out FILE]")
+		fmt.Fprintln(stderr, "Writes every financial entry of the simulator's ledger stream as a clearing file (CSV).")
+		fs.PrintDefaults()
+	}
+	if status, done := parseFlags(fs, args, stderr, name); done {
+		return status
+	}
+	log, err := newLogger(*level, stderr)
+	if err != nil {
+		return fail(stderr, name, exitUsage, err)
+	}
+	nc, cleanup, err := connectJournal(ctx, *natsURL, *data, log)
+	if err != nil {
+		return fail(stderr, name, exitFail, err)
+	}
+	defer cleanup()
+	recs, err := simClearing(ctx, nc, *stream)
+	if err != nil {
+		return fail(stderr, name, exitFail, err)
+	}
+	if *out == "" {
+		err = reconcile.WriteClearing(stdout, recs)
+	} else {
+		err = securefile.ReplaceWith(*out, 0o600, func(w io.Writer) error { return reconcile.WriteClearing(w, recs) })
+	}
+	if err != nil {
+		return fail(stderr, name, exitFail, err)
+	}
+	fmt.Fprintf(stderr, "%s: %d records\n", name, len(recs))
 	return exitOK
 }
 

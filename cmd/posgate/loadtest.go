@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"flag"
@@ -17,13 +18,14 @@ import (
 
 	"github.com/posgate/posgate/admin"
 	"github.com/posgate/posgate/adminapi"
+	"github.com/posgate/posgate/internal/securefile"
 	"github.com/posgate/posgate/loadtest"
 	"github.com/posgate/posgate/loadtest/report"
 )
 
 const loadtestUsage = `usage: posgate loadtest [--target 127.0.0.1:8583] [--admin http://127.0.0.1:8080] [--token-file PATH]
                         [--terminals 10] [--rate 100] [--duration 60s] [--mix purchase=80,balance=5,...]
-                        [--timeout 10s] [--report DIR] [--idle-connections N] [--allow-remote]
+                        [--timeout 10s] [--report DIR] [--idle-connections N] [--allow-remote] [--books FILE]
 Provisions a fleet of simulated terminals through the admin API, activates and signs them on,
 sends an open-loop transaction mix at --rate for --duration, settles every batch, prints a
 summary and writes DIR/report.json and DIR/report.html. Exit status 1 when a batch is not
@@ -33,6 +35,7 @@ The admin token comes from --token-file, else $` + envAdminToken + `, else ./` +
 // loadtestFlags are the parsed flags of `posgate loadtest`.
 type loadtestFlags struct {
 	target, admin, tokenFile, mix, report, runID string
+	books                                        string
 	terminals, idle                              int
 	rate                                         float64
 	duration, timeout                            time.Duration
@@ -57,6 +60,7 @@ func parseLoadtestFlags(args []string, stderr io.Writer) (*loadtestFlags, error)
 	fs.BoolVar(&f.allowRemote, "allow-remote", false, "allow a target or admin API off loopback")
 	fs.StringVar(&f.runID, "run-id", "", "4 characters 0-9A-Z naming the fleet (default: a fresh one)")
 	fs.Uint64Var(&f.seed, "seed", 0, "seed of the random draws (0: random)")
+	fs.StringVar(&f.books, "books", "", "write the terminals' books to this CSV file (one line per financial transaction; posgate reconcile --books)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			fmt.Fprintln(stderr, loadtestUsage)
@@ -115,6 +119,13 @@ func runLoadtest(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "loadtest: warning: open-file limit %d is below the %d this run needs (raise the hard limit: ulimit -Hn)\n", have, want)
 	}
 
+	var books *bytes.Buffer
+	if f.books != "" {
+		if st, err := os.Stat(filepath.Dir(f.books)); err != nil || !st.IsDir() {
+			return fail(stderr, name, exitUsage, fmt.Errorf("--books %q: its directory does not exist", f.books))
+		}
+		books = &bytes.Buffer{}
+	}
 	bar := false
 	if fi, ok := stderr.(*os.File); ok {
 		if st, err := fi.Stat(); err == nil && st.Mode()&os.ModeCharDevice != 0 {
@@ -135,6 +146,7 @@ func runLoadtest(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		Seed:            f.seed,
 		Progress:        stderr,
 		ProgressBar:     bar,
+		Books:           writerOrNil(books),
 	})
 	if err != nil {
 		return fail(stderr, name, exitUsage, err)
@@ -146,6 +158,12 @@ func runLoadtest(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 			status = exitUsage
 		}
 		return fail(stderr, name, status, err)
+	}
+	if books != nil {
+		if err := securefile.ReplaceWith(f.books, 0o600, func(w io.Writer) error { _, err := books.WriteTo(w); return err }); err != nil {
+			return fail(stderr, name, exitFail, fmt.Errorf("--books: %w", err))
+		}
+		fmt.Fprintf(stderr, "loadtest: terminal books written to %s\n", f.books)
 	}
 	fmt.Fprintln(stdout)
 	if err := report.WriteTable(stdout, rep); err != nil {
@@ -162,6 +180,14 @@ func runLoadtest(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		return exitFail
 	}
 	return exitOK
+}
+
+// writerOrNil keeps a nil buffer a nil io.Writer (not a non-nil interface holding nil).
+func writerOrNil(b *bytes.Buffer) io.Writer {
+	if b == nil {
+		return nil
+	}
+	return b
 }
 
 // loadtestToken reads the admin token as `posgate terminal` does: --token-file, else the

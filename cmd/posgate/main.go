@@ -5,13 +5,17 @@
 //	posgate reversals [--tid TID] [--rrn RRN] [--txn PREFIX] [--since 24h] [--json]
 //	posgate decode [--profile terminal|upstream] [--json] [HEX]
 //	posgate encode [--profile terminal|upstream] < message.json
-//	posgate issuer-sim --nats URL [flags]
+//	posgate issuer-sim --nats URL [flags] | posgate issuer-sim export [--nats URL | --data DIR] [--out FILE]
+//	posgate registry export|import --redis URL [--out FILE | --in FILE [--replace]]
+//	posgate reconcile --date YYYY-MM-DD [--nats URL | --data DIR] [--issuer FILE] [--books FILE] [--json]
 //
 // Exit status: 0 success, 2 bad input or usage (with a one-line reason on stderr), 1 any other
 // failure.
 package main
 
 import (
+	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -29,7 +33,9 @@ var commands = []command{
 	{"encode", "encode a message from JSON (the shape decode --json prints) to hex", runEncode},
 	{"issuer-sim", "run the deterministic issuer simulator on NATS until SIGINT/SIGTERM", runIssuerSim},
 	{"settle", "settle one business date from the journal to settlement files (T+1)", runSettle},
+	{"reconcile", "reconcile a business date three ways: journal, issuer clearing records, terminals' books", runReconcile},
 	{"terminal", "manage terminals and activation codes through the admin API (posgate terminal help)", runTerminal},
+	{"registry", "back up (export) and restore (import) the Redis terminal registry, keys still wrapped", runRegistry},
 	{"reversals", "list reversals delivered upstream (kept 7+ days) and still queued, through the admin API", runReversals},
 	{"loadtest", "run a fleet of simulated terminals at a target rate against a gateway and report", runLoadtest},
 }
@@ -75,4 +81,20 @@ func usage(w io.Writer) {
 func fail(stderr io.Writer, cmd string, status int, err error) int {
 	fmt.Fprintf(stderr, "%s: %v\n", cmd, err)
 	return status
+}
+
+// parseFlags parses args into fs for a command that takes no positional arguments. When it
+// returns done, the command ends with status: 0 after -h, 2 after a bad flag (fs has said
+// why) or an argument left over (one line on stderr).
+func parseFlags(fs *flag.FlagSet, args []string, stderr io.Writer, name string) (status int, done bool) {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return exitOK, true
+		}
+		return exitUsage, true
+	}
+	if fs.NArg() > 0 {
+		return fail(stderr, name, exitUsage, fmt.Errorf("unexpected argument %q", fs.Arg(0))), true
+	}
+	return 0, false
 }

@@ -54,6 +54,7 @@ type serveConfig struct {
 	NoSimulator     bool          `yaml:"-"` // --no-simulator; the file says simulator: false
 	SimLatency      time.Duration `yaml:"sim_latency"`
 	SimDrop         float64       `yaml:"sim_drop"`
+	SimMemoryLedger bool          `yaml:"sim_memory_ledger"`
 	LMKFile         string        `yaml:"lmk_file"`
 	TokenKeyFile    string        `yaml:"token_key_file"`
 	ZPKFile         string        `yaml:"zpk_file"`
@@ -63,6 +64,8 @@ type serveConfig struct {
 	SettleDelay     time.Duration `yaml:"settlement_delay"`
 	NoSettle        bool          `yaml:"settlement_disabled"`
 	DemoTerminals   int           `yaml:"demo_terminals"`
+	// RedisCheck is how often, with --redis, the node checks the registry's epoch marker.
+	RedisCheck time.Duration `yaml:"redis_check_interval"`
 	// CheckpointInterval is --checkpoint-interval; the file's checkpoint_interval (0s
 	// included, which disables) is CheckpointFile.
 	CheckpointInterval time.Duration  `yaml:"-"`
@@ -131,7 +134,7 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (c 
 	fs.StringVar(&c.AdminListen, "admin-listen", ":8080", "admin API, metrics and probes address")
 	fs.StringVar(&c.Data, "data", app.DefaultDataDir, "data directory (embedded NATS, registry snapshot, generated secrets)")
 	fs.StringVar(&c.NATS, "nats", "", "NATS URL; empty starts the embedded NATS with JetStream")
-	fs.StringVar(&c.NATSListen, "nats-listen", "", "embedded NATS: loopback host:port to listen on; empty picks a random port (see DATA/nats.url)")
+	fs.StringVar(&c.NATSListen, "nats-listen", "", "embedded NATS: loopback host:port to listen on (default "+defaultNATSListen+"; 127.0.0.1:0 picks a random port; the URL is in DATA/nats.url)")
 	fs.BoolVar(&c.NoSimulator, "no-simulator", false, "do not run the issuer simulator in process (run posgate issuer-sim against the NATS server instead)")
 	fs.StringVar(&c.Redis, "redis", "", "Redis URL for the registry and gateway state; empty keeps them in memory")
 	fs.StringVar(&c.Routes, "routes", "", "routing table (YAML); empty uses the built-in table")
@@ -231,17 +234,20 @@ func mergeConfigFile(path string, fs *flag.FlagSet, c *serveConfig) error {
 	}
 	c.TxnTimeout, c.MaxConns, c.MaxConnsPerAddr = file.TxnTimeout, file.MaxConns, file.MaxConnsPerAddr
 	c.IdleTimeout, c.MaxFrame, c.JournalReplicas = file.IdleTimeout, file.MaxFrame, file.JournalReplicas
-	c.FrameTimeout = file.FrameTimeout
-	c.Simulator, c.SimLatency, c.SimDrop = file.Simulator, file.SimLatency, file.SimDrop
+	c.FrameTimeout, c.RedisCheck = file.FrameTimeout, file.RedisCheck
+	c.Simulator, c.SimLatency, c.SimDrop, c.SimMemoryLedger = file.Simulator, file.SimLatency, file.SimDrop, file.SimMemoryLedger
 	return nil
 }
+
+// defaultNATSListen is the embedded NATS server's address unless --nats-listen says otherwise.
+const defaultNATSListen = "127.0.0.1:4222"
 
 // appConfig turns the settings into the node's configuration, reading secrets from files or the
 // environment.
 func (c *serveConfig) appConfig(getenv func(string) string) (app.Config, error) {
 	cfg := app.Config{Listen: c.Listen, AdminListen: c.AdminListen, DataDir: c.Data, NATS: c.NATS, Redis: c.Redis,
 		NATSListen: c.NATSListen, RoutesFile: c.Routes, JournalReplicas: c.JournalReplicas,
-		SimLatency: c.SimLatency, SimDrop: c.SimDrop}
+		SimLatency: c.SimLatency, SimDrop: c.SimDrop, SimMemoryLedger: c.SimMemoryLedger, RedisCheckInterval: c.RedisCheck}
 	if c.NATSListen != "" {
 		if c.NATS != "" {
 			return cfg, errors.New("--nats-listen: only for the embedded NATS server (without --nats)")
@@ -258,6 +264,11 @@ func (c *serveConfig) appConfig(getenv func(string) string) (app.Config, error) 
 		if err := (natsembed.Config{DataDir: "-", Host: host, Port: p}).Validate(); err != nil {
 			return cfg, fmt.Errorf("--nats-listen: %w", err)
 		}
+	}
+	if c.NATS == "" && c.NATSListen == "" {
+		// A stable address, so an external issuer-sim, the nats CLI or posgate reconcile stay
+		// connected across restarts; "127.0.0.1:0" asks for a random port.
+		cfg.NATSListen = defaultNATSListen
 	}
 	cfg.Simulator = c.NATS == ""
 	cfg.Settlement.Out, cfg.Settlement.Delay, cfg.Settlement.Disabled = c.SettleOut, c.SettleDelay, c.NoSettle

@@ -165,14 +165,14 @@ func TestServeNATSListenAndSimulatorFlags(t *testing.T) {
 		wantListen      string
 		wantSim, wantNo bool
 	}{
-		{"defaults", nil, "", "", true, false},
+		{"defaults", nil, "", "127.0.0.1:4222", true, false}, // stable, documented
 		{"flags", []string{"--nats-listen", "127.0.0.1:4222", "--no-simulator"}, "", "127.0.0.1:4222", false, true},
 		{"empty host", []string{"--nats-listen", ":4222"}, "", ":4222", true, false},
 		{"localhost, port 0", []string{"--nats-listen", "localhost:0"}, "", "localhost:0", true, false},
 		{"IPv6 loopback", []string{"--nats-listen", "[::1]:4222"}, "", "[::1]:4222", true, false},
 		{"config file", nil, "nats_listen: 127.0.0.1:4333\nsimulator: false\n", "127.0.0.1:4333", false, true},
 		{"flag wins over file", []string{"--nats-listen", "127.0.0.1:4444"}, "nats_listen: 127.0.0.1:4333\n", "127.0.0.1:4444", true, false},
-		{"--no-simulator wins over simulator: true", []string{"--no-simulator"}, "simulator: true\n", "", false, true},
+		{"--no-simulator wins over simulator: true", []string{"--no-simulator"}, "simulator: true\n", "127.0.0.1:4222", false, true},
 	}
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -55,23 +55,10 @@ func settle(ctx context.Context, args []string, stdout, stderr io.Writer, now fu
 		fmt.Fprintln(stderr, "Settles one business date from the journal and prints the run record with the summary (JSON).")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitOK
-		}
-		return exitUsage
+	if status, done := parseFlags(fs, args, stderr, name); done {
+		return status
 	}
-	if fs.NArg() > 0 {
-		return fail(stderr, name, exitUsage, fmt.Errorf("unexpected argument %q", fs.Arg(0)))
-	}
-	if *date == "" {
-		return fail(stderr, name, exitUsage, errors.New("--date is required"))
-	}
-	d, err := settlement.ParseDate(*date)
-	if err != nil {
-		return fail(stderr, name, exitUsage, fmt.Errorf("--date %q: want YYYY-MM-DD", *date))
-	}
-	cal, err := parseCalendar(*cutOff, *zone)
+	d, cal, err := dateFlags(*date, *cutOff, *zone)
 	if err != nil {
 		return fail(stderr, name, exitUsage, err)
 	}
@@ -94,20 +81,11 @@ func settle(ctx context.Context, args []string, stdout, stderr io.Writer, now fu
 	if err != nil {
 		return fail(stderr, name, exitUsage, err)
 	}
-	nc, cleanup, err := connectJournal(ctx, *natsURL, *data, log)
+	nc, j, cleanup, err := openJournal(ctx, *natsURL, *data, *replicas, log)
 	if err != nil {
 		return fail(stderr, name, exitFail, err)
 	}
 	defer cleanup()
-	j, err := journal.New(ctx, nc, journal.Config{Replicas: *replicas}, log)
-	if err != nil {
-		return fail(stderr, name, exitFail, err)
-	}
-	defer func() {
-		cctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		_ = j.Close(cctx)
-	}()
 	runs, err := kvruns.New(ctx, nc, "", *replicas)
 	if err != nil {
 		return fail(stderr, name, exitFail, err)
@@ -144,6 +122,19 @@ func settle(ctx context.Context, args []string, stdout, stderr io.Writer, now fu
 		return fail(stderr, name, exitFail, err)
 	}
 	return exitOK
+}
+
+// dateFlags reads the --date, --cut-off and --zone flags every command about a business date has.
+func dateFlags(date, cutOff, zone string) (journal.Date, journal.Calendar, error) {
+	if date == "" {
+		return journal.Date{}, journal.Calendar{}, errors.New("--date is required")
+	}
+	d, err := settlement.ParseDate(date)
+	if err != nil {
+		return journal.Date{}, journal.Calendar{}, fmt.Errorf("--date %q: want YYYY-MM-DD", date)
+	}
+	cal, err := parseCalendar(cutOff, zone)
+	return d, cal, err
 }
 
 // parseCalendar turns "HH:MM" and a zone into a calendar.
@@ -205,6 +196,25 @@ func loadMerchants(file, natsURL, data string, log *zap.Logger) (settlement.Merc
 		return nil, fmt.Errorf("registry snapshot %s: %w", path, err)
 	}
 	return app.RegistryMerchants{Registry: reg}, nil
+}
+
+// openJournal connects as connectJournal does and opens the journal; cleanup closes both.
+func openJournal(ctx context.Context, url, data string, replicas int, log *zap.Logger) (*nats.Conn, *journal.Journal, func(), error) {
+	nc, disconnect, err := connectJournal(ctx, url, data, log)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	j, err := journal.New(ctx, nc, journal.Config{Replicas: replicas}, log)
+	if err != nil {
+		disconnect()
+		return nil, nil, nil, err
+	}
+	return nc, j, func() {
+		cctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = j.Close(cctx)
+		disconnect()
+	}, nil
 }
 
 // connectJournal connects to --nats, or to the embedded server of a running `posgate serve`

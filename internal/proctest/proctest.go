@@ -292,13 +292,7 @@ func (n *Node) LogTail() string {
 	if err != nil {
 		return "(no log: " + err.Error() + ")"
 	}
-	if len(b) > logTailBytes {
-		b = b[len(b)-logTailBytes:]
-		if i := bytes.IndexByte(b, '\n'); i >= 0 {
-			b = b[i+1:]
-		}
-	}
-	return string(bytes.TrimRight(b, "\n"))
+	return tail(b)
 }
 
 func (n *Node) exitErr() error {

@@ -114,7 +114,7 @@ func start(bin, dir string) (*Server, error) {
 			return nil, fmt.Errorf("redis-server exited during start: %s", logTail(logPath))
 		default:
 		}
-		if err := ping(s.Addr); err == nil {
+		if err := Ping(s.Addr); err == nil {
 			return s, nil
 		} else if time.Now().After(deadline) {
 			_ = s.stop()
@@ -124,8 +124,9 @@ func start(bin, dir string) (*Server, error) {
 	}
 }
 
-// ping sends PING over a fresh connection and expects +PONG.
-func ping(addr string) error {
+// Ping sends PING to addr over a fresh connection and expects +PONG: whether a redis-server
+// there is up (a fault test restarting one waits on it).
+func Ping(addr string) error {
 	c, err := net.DialTimeout("tcp", addr, time.Second)
 	if err != nil {
 		return err

@@ -16,7 +16,7 @@ func TestStartStop(t *testing.T) {
 		if err != nil || host != "127.0.0.1" {
 			t.Fatalf("Addr %q: want a loopback address (%v)", s.Addr, err)
 		}
-		if err := ping(s.Addr); err != nil {
+		if err := Ping(s.Addr); err != nil {
 			t.Fatalf("PING: %v", err)
 		}
 		if got, want := s.URL(), "redis://"+s.Addr+"/0"; got != want {
@@ -40,7 +40,7 @@ func TestSeparateServers(t *testing.T) {
 		t.Fatalf("two servers share %s", a.Addr)
 	}
 	for _, s := range []*Server{a, b} {
-		if err := ping(s.Addr); err != nil {
+		if err := Ping(s.Addr); err != nil {
 			t.Errorf("PING %s: %v", s.Addr, err)
 		}
 	}

@@ -53,10 +53,15 @@ type Report struct {
 	// Substituted are follow-ups (void, refund, completion) drawn for a terminal that had no
 	// original left, sent as a purchase (or pre-authorization) instead.
 	Substituted int64 `json:"substituted"`
-	// Reversed are requests whose answer was missing or unusable and that were reversed (a
-	// 0410 arrived); ReversalsOwed were reversed or still pending.
-	Reversed      int64 `json:"reversed"`
-	ReversalsOwed int64 `json:"reversals_owed"`
+	// ReversalsOwed are requests whose answer was missing or unusable: the terminal owed a
+	// reversal. Reversed of them were acknowledged in the same exchange,
+	// ReversalsDeliveredLater on a later one (before the next transaction or the settlement),
+	// and ReversalsPending were still owed when the run ended:
+	// ReversalsOwed = Reversed + ReversalsDeliveredLater + ReversalsPending.
+	Reversed                int64 `json:"reversed"`
+	ReversalsOwed           int64 `json:"reversals_owed"`
+	ReversalsDeliveredLater int64 `json:"reversals_delivered_later"`
+	ReversalsPending        int64 `json:"reversals_pending"`
 
 	// TPS is Completed / ElapsedS.
 	TPS            float64 `json:"tps"`

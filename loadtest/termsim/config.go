@@ -86,6 +86,9 @@ type Config struct {
 	// ReversalRetries is how many times a reversal (0400) is sent, at most, before it is put
 	// aside until the next transaction; default DefaultReversalRetries.
 	ReversalRetries int
+	// OnReversal, when set, is called with the STAN of each reversal a 0410 acknowledged — at
+	// once or on a later exchange — from the goroutine driving the terminal.
+	OnReversal func(stan uint32)
 	// KeepSettings makes the terminal ignore the timeout and reversal retries of a parameter
 	// download (a load generator wants its own); by default a download replaces them.
 	KeepSettings bool

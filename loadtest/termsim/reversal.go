@@ -67,6 +67,9 @@ func (t *Terminal) reverse(ctx context.Context) error {
 		}
 		if err == nil {
 			t.pending = false
+			if t.cfg.OnReversal != nil {
+				t.cfg.OnReversal(t.revSTAN())
+			}
 			return nil
 		}
 		last = err

@@ -59,6 +59,15 @@ type Config struct {
 	Instance string
 	// LedgerSubject is where the ledger is answered. Default DefaultLedgerSubject.
 	LedgerSubject string
+	// LedgerStream is the JetStream stream the ledger's entries are stored in before each
+	// answer (created if missing; DefaultLedgerStream is the commands' default). A restarted
+	// instance of the same name books its stored entries again. "" keeps the ledger in memory
+	// only: it dies with the process.
+	LedgerStream string
+	// LedgerReplicas is the ledger stream's replica count when it is created. Default 1.
+	LedgerReplicas int
+	// Now is the clock entries are stamped with. Default time.Now.
+	Now func() time.Time
 	// MaxTracked bounds how many originals (and reversals) are remembered to match reversals
 	// against; the oldest are forgotten first. Default DefaultMaxTracked.
 	MaxTracked int
@@ -99,6 +108,12 @@ func (c Config) Validate() error {
 		return bad("DropRate", "must be between 0 and 1")
 	case c.Balance < 0 || c.Balance > routing.MaxAmount:
 		return bad("Balance", "must be 0-999999999999 fen")
+	case c.LedgerStream != "" && !validStreamName(c.LedgerStream):
+		return bad("LedgerStream", "must be a JetStream stream name (letters, digits, - and _)")
+	case c.LedgerReplicas < 0 || c.LedgerReplicas > 5:
+		return bad("LedgerReplicas", "must be 0-5")
+	case c.Instance != "" && !validStreamName(c.Instance):
+		return bad("Instance", "must be letters, digits, - and _ (it names a subject token)")
 	case c.MaxTracked < 0:
 		return bad("MaxTracked", "must not be negative")
 	}
@@ -112,4 +127,14 @@ func allDigits(s string) bool {
 		}
 	}
 	return s != ""
+}
+
+func validStreamName(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return s != "" && len(s) <= 64
 }

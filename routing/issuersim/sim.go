@@ -11,6 +11,7 @@ import (
 	mrand "math/rand/v2"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -30,6 +31,9 @@ type Simulator struct {
 	zpk    hsm.WrappedKey // zero when no ZPK is configured
 	lost   map[string]string
 	ledger *ledger
+	store  *store // nil: the ledger lives in memory only
+
+	unbooked atomic.Int64 // requests left unanswered because their entry could not be stored
 
 	rngMu sync.Mutex
 	rng   *mrand.Rand
@@ -41,6 +45,8 @@ type Simulator struct {
 	wg      sync.WaitGroup // requests being processed or waiting to be answered
 	pool    sync.Pool      // *work
 	warned  sync.Once
+	// closeStore stops the ledger's writer once every request has been answered.
+	closeStore sync.Once
 }
 
 type work struct {
@@ -79,6 +85,12 @@ func New(nc *nats.Conn, cfg Config, log *zap.Logger) (*Simulator, error) {
 	}
 	if cfg.MaxTracked == 0 {
 		cfg.MaxTracked = DefaultMaxTracked
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Instance == "" && cfg.LedgerStream != "" {
+		cfg.Instance = DefaultDurableInstance
 	}
 	if cfg.Instance == "" {
 		var b [4]byte
@@ -136,6 +148,11 @@ func (s *Simulator) Start() error {
 	if s.started {
 		return nil
 	}
+	if s.cfg.LedgerStream != "" && s.store == nil {
+		if err := s.openLedger(); err != nil {
+			return err
+		}
+	}
 	subjects := []string{routing.SubjectPrefix + "*"}
 	if len(s.cfg.Routes) > 0 {
 		subjects = subjects[:0]
@@ -167,6 +184,38 @@ func (s *Simulator) Start() error {
 	return nil
 }
 
+// openLedger opens the ledger stream and books again every entry this instance stored before,
+// so a restarted simulator answers reversals of its earlier approvals and reports its whole
+// ledger.
+func (s *Simulator) openLedger() error {
+	ctx, cancel := context.WithTimeout(context.Background(), replayTimeout)
+	defer cancel()
+	st, err := openStore(ctx, s.nc, s.cfg.LedgerStream, s.cfg.Instance, s.cfg.LedgerReplicas)
+	if err != nil {
+		return fmt.Errorf("issuersim: %w", err)
+	}
+	n := 0
+	s.ledger.mu.Lock()
+	err = readEntries(ctx, st.js, st.stream, s.cfg.Instance, func(e Entry) error {
+		s.ledger.apply(&e)
+		n++
+		return nil
+	})
+	s.ledger.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	s.store = st
+	s.log.Info("ledger restored", zap.String("stream", st.stream), zap.Int("entries", n))
+	return nil
+}
+
+// replayTimeout bounds opening the ledger stream and reading it back at Start.
+const replayTimeout = 5 * time.Minute
+
+// Unbooked counts requests left unanswered because the ledger stream did not store their entry.
+func (s *Simulator) Unbooked() int64 { return s.unbooked.Load() }
+
 func (s *Simulator) unsubscribeLocked() {
 	for _, sub := range s.subs {
 		_ = sub.Unsubscribe()
@@ -187,6 +236,11 @@ func (s *Simulator) Shutdown(ctx context.Context) error {
 	go func() { s.wg.Wait(); close(done) }()
 	select {
 	case <-done:
+		s.closeStore.Do(func() {
+			if s.store != nil {
+				s.store.close()
+			}
+		})
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()
@@ -224,7 +278,41 @@ func (s *Simulator) onRequest(m *nats.Msg) {
 	}
 	route := strings.TrimPrefix(m.Subject, routing.SubjectPrefix)
 	w := s.pool.Get().(*work)
-	reply, drop, delay := s.process(route, w, m.Data)
+	e, reply, drop, delay := s.process(route, w, m.Data)
+	if s.store == nil {
+		s.book(&e)
+		s.answer(m, w, reply, drop, delay)
+		return
+	}
+	// Durable: the entry is stored before the answer leaves, so nothing answered is ever
+	// missing from the ledger after a crash. A store that fails leaves the request unanswered:
+	// the acquirer times out and reverses, as with any issuer that cannot book.
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
+		err := s.store.append(ctx, &e)
+		cancel()
+		if err != nil {
+			s.unbooked.Add(1)
+			s.log.Error("ledger entry not stored: request left unanswered", zap.String("route", route), zap.Error(err))
+			s.answer(m, w, nil, false, 0)
+			return
+		}
+		s.book(&e)
+		s.answer(m, w, reply, drop, delay)
+	}()
+}
+
+// storeTimeout bounds the wait for the ledger stream's acknowledgement of one entry.
+const storeTimeout = 5 * time.Second
+
+func (s *Simulator) book(e *Entry) {
+	s.ledger.mu.Lock()
+	s.ledger.apply(e)
+	s.ledger.mu.Unlock()
+}
+
+// answer sends reply (unless nil or dropped) after delay, then releases w and the request.
+func (s *Simulator) answer(m *nats.Msg, w *work, reply []byte, drop bool, delay time.Duration) {
 	if reply == nil || drop || m.Reply == "" {
 		s.pool.Put(w)
 		s.wg.Done()
@@ -234,7 +322,7 @@ func (s *Simulator) onRequest(m *nats.Msg) {
 		defer s.wg.Done()
 		defer s.pool.Put(w)
 		if err := m.Respond(reply); err != nil {
-			s.log.Warn("reply failed", zap.String("route", route), zap.Error(err))
+			s.log.Warn("reply failed", zap.String("subject", m.Subject), zap.Error(err))
 		}
 	}
 	if delay <= 0 {
@@ -244,19 +332,15 @@ func (s *Simulator) onRequest(m *nats.Msg) {
 	time.AfterFunc(delay, send)
 }
 
-// process decides the answer to one request and records it. It returns the packed reply (a
-// view into w.buf), whether to drop it and how long to delay it.
-func (s *Simulator) process(route string, w *work, data []byte) (reply []byte, drop bool, delay time.Duration) {
+// process decides the answer to one request and the entry that books it. It returns the
+// packed reply (a view into w.buf, nil when none is sent), whether to drop it and how long to
+// delay it.
+func (s *Simulator) process(route string, w *work, data []byte) (e Entry, reply []byte, drop bool, delay time.Duration) {
 	req, rep := w.req, w.rep
-	l := s.ledger
+	e = Entry{Instance: s.cfg.Instance, Route: route, Type: EntryMalformed, Booked: s.cfg.Now().UTC()}
 	if err := req.Unpack(data); err != nil {
-		l.mu.Lock()
-		r := l.route(route)
-		r.Requests++
-		r.Malformed++
-		l.mu.Unlock()
 		s.log.Warn("undecodable request", zap.String("route", route), zap.Error(err))
-		return nil, false, 0
+		return e, nil, false, 0
 	}
 	replyMTI := routing.ReplyMTI(req.MTI())
 	typ, _, ok := routing.Classify(req)
@@ -265,25 +349,20 @@ func (s *Simulator) process(route string, w *work, data []byte) (reply []byte, d
 		rc = "12" // invalid transaction
 	} else {
 		rc = s.decide(typ, req)
+		e.Type = typ.String()
 	}
 	amount, _ := req.Number(4)
+	stan, _ := req.Number(11)
+	e.MTI, e.STAN, e.Transmission, e.Amount, e.ResponseCode = string(req.MTI()), uint32(stan), string(req.Field(7)), int64(amount), rc
+	e.RRN, e.TID, e.MID = string(req.Field(37)), string(req.Field(41)), string(req.Field(42))
+	if o, ok := routing.ParseField90(req.Field(90)); ok {
+		e.OriginalSTAN, e.OriginalTransmission = o.STAN, o.Transmission
+	}
 	drop, delay = s.draw()
-
-	l.mu.Lock()
-	r := l.route(route)
-	r.Requests++
-	if !ok {
-		r.Malformed++
-	} else {
-		l.record(r, route, typ, rc, int64(amount), req)
-	}
-	if drop {
-		r.Dropped++
-	}
-	l.mu.Unlock()
+	e.Dropped = drop
 
 	if replyMTI == "" {
-		return nil, false, 0
+		return e, nil, false, 0
 	}
 	rep.Reset()
 	_ = rep.SetMTI(replyMTI)
@@ -293,7 +372,8 @@ func (s *Simulator) process(route string, w *work, data []byte) (reply []byte, d
 		}
 	}
 	if rc == "00" && typ != routing.TxnReversal {
-		_ = rep.SetString(38, authCode(route, req))
+		e.AuthCode = authCode(route, req)
+		_ = rep.SetString(38, e.AuthCode)
 	}
 	_ = rep.SetString(39, rc)
 	if rc == "00" && typ == routing.TxnBalance {
@@ -307,9 +387,9 @@ func (s *Simulator) process(route string, w *work, data []byte) (reply []byte, d
 	var err error
 	if w.buf, err = rep.Pack(w.buf[:0]); err != nil {
 		s.log.Error("reply encode", zap.String("route", route), zap.Error(err))
-		return nil, false, 0
+		return e, nil, false, 0
 	}
-	return w.buf, drop, delay
+	return e, w.buf, drop, delay
 }
 
 // decide returns the response code of a classified request.
@@ -409,54 +489,4 @@ func authCode(route string, req *codec.Message) string {
 		_, _ = h.Write(req.Field(n))
 	}
 	return fmt.Sprintf("%06d", h.Sum32()%1_000_000)
-}
-
-// record books one classified request; l.mu must be held.
-func (l *ledger) record(r *RouteLedger, route string, typ routing.TxnType, rc string, amount int64, req *codec.Message) {
-	approved := rc == "00"
-	switch typ {
-	case routing.TxnBalance:
-		r.Balances++
-		return
-	case routing.TxnReversal:
-		key := route + "|" + string(req.Field(90))
-		if _, seen := l.reversals.get(key); seen {
-			r.ReversalRepeats++
-			return
-		}
-		l.reversals.put(key, struct{}{})
-		r.Reversals.add(amount)
-		o90, ok := routing.ParseField90(req.Field(90))
-		okey := route + "|" + fmt.Sprint(o90.STAN) + "|" + o90.Transmission
-		orig, found := l.originals.get(okey)
-		if ok && found && orig.approved && !orig.reversed {
-			orig.reversed = true
-			l.originals.put(okey, orig)
-			r.ReversedApprovals.add(orig.amount)
-		} else {
-			r.ReversalsUnknown.add(amount)
-		}
-		return
-	}
-	if !approved {
-		r.Declines.add(amount)
-	} else {
-		switch typ {
-		case routing.TxnPurchase:
-			r.Purchases.add(amount)
-			r.Approvals.add(amount)
-		case routing.TxnCompletion:
-			r.Completions.add(amount)
-			r.Approvals.add(amount)
-		case routing.TxnPreAuth:
-			r.PreAuths.add(amount)
-			r.Approvals.add(amount)
-		case routing.TxnVoid, routing.TxnPreAuthVoid, routing.TxnCompletionVoid:
-			r.Voids.add(amount)
-		case routing.TxnRefund:
-			r.Refunds.add(amount)
-		}
-	}
-	stan, _ := req.Number(11)
-	l.originals.put(route+"|"+fmt.Sprint(stan)+"|"+string(req.Field(7)), original{amount: amount, approved: approved})
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"runtime"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 
@@ -142,5 +143,113 @@ func TestConfigValidate(t *testing.T) {
 				t.Errorf("Validate = %v, want ok=%v", err, tt.ok)
 			}
 		})
+	}
+}
+
+// TestDurableLedgerSurvivesRestart: with a ledger stream, every booked request is stored before
+// its answer; a simulator started again under the same instance name books them again, so its
+// ledger is whole and it recognises a reversal of an approval made before the restart.
+func TestDurableLedgerSurvivesRestart(t *testing.T) {
+	ns := natstest.Start(t)
+	ctx := context.Background()
+	clock := time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC) // injected: entries are stamped with it
+	cfg := issuersim.Config{LedgerStream: issuersim.DefaultLedgerStream, Now: func() time.Time { return clock }}
+	start := func() *issuersim.Simulator {
+		t.Helper()
+		sim, err := issuersim.New(natstest.Connect(t, ns), cfg, zaptest.NewLogger(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := sim.Start(); err != nil {
+			t.Fatal(err)
+		}
+		return sim
+	}
+	stop := func(sim *issuersim.Simulator) {
+		t.Helper()
+		sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		if err := sim.Shutdown(sctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c, err := routing.New(natstest.Connect(t, ns), routing.Config{Table: routing.DefaultTable()}, zaptest.NewLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	send := func(typ routing.TxnType, amount int64, orig *routing.Result) routing.Result {
+		t.Helper()
+		n++
+		req := &routing.Request{Type: typ, Txn: "d" + strconv.Itoa(n), PAN: []byte("6212345678901234"), Amount: amount,
+			TID: []byte("10400067"), MID: []byte("000000000000004"), AcquirerID: []byte("48021000")}
+		if orig != nil {
+			req.Original = &routing.Original{MTI: orig.RequestMTI, STAN: orig.STAN, Transmission: orig.Transmission}
+		}
+		if typ == routing.TxnReversal {
+			req.PAN, req.ProcessingCode = nil, []byte("000000")
+		}
+		res, err := c.Authorize(ctx, "cup", req)
+		if err != nil {
+			t.Fatalf("%v: %v", typ, err)
+		}
+		return res
+	}
+
+	first := start()
+	if first.Instance() != issuersim.DefaultDurableInstance {
+		t.Errorf("durable default instance = %q", first.Instance())
+	}
+	p1 := send(routing.TxnPurchase, 1000, nil)
+	p2 := send(routing.TxnPurchase, 2500, nil)
+	send(routing.TxnPurchase, 1051, nil) // 51
+	send(routing.TxnRefund, 300, &p1)
+	// Requests at once: their entries are group-committed, several to a message.
+	var wg sync.WaitGroup
+	for i := range 40 {
+		wg.Go(func() {
+			req := &routing.Request{Type: routing.TxnPurchase, Txn: "c" + strconv.Itoa(i), PAN: []byte("6212345678901234"),
+				Amount: 100, TID: []byte("10400067"), MID: []byte("000000000000004"), AcquirerID: []byte("48021000")}
+			if _, err := c.Authorize(ctx, "cup", req); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	n += 40
+	before := first.Ledger()
+	stop(first)
+
+	second := start()
+	if got := second.Ledger(); got.Routes["cup"] != before.Routes["cup"] {
+		t.Fatalf("restarted ledger\n got %+v\nwant %+v", got.Routes["cup"], before.Routes["cup"])
+	}
+	send(routing.TxnReversal, 2500, &p2) // of an approval booked before the restart
+	after := second.Ledger().Routes["cup"]
+	if after.ReversedApprovals != (issuersim.Amount{Count: 1, Fen: 2500}) || after.ReversalsUnknown.Count != 0 {
+		t.Errorf("reversal after restart: reversed %+v, unknown %+v", after.ReversedApprovals, after.ReversalsUnknown)
+	}
+	if after.Approvals != (issuersim.Amount{Count: 42, Fen: 7500}) || after.Requests != int64(n) {
+		t.Errorf("approvals %+v requests %d (sent %d)", after.Approvals, after.Requests, n)
+	}
+	stop(second)
+
+	var entries []issuersim.Entry
+	if err := issuersim.ReadEntries(ctx, natstest.Connect(t, ns), "", "", func(e issuersim.Entry) error {
+		entries = append(entries, e)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if len(entries) != n {
+		t.Fatalf("%d entries stored, %d requests sent", len(entries), n)
+	}
+	e := entries[1]
+	if e.Type != "purchase" || e.STAN != p2.STAN || e.Transmission != p2.Transmission || e.Amount != 2500 ||
+		e.ResponseCode != "00" || e.AuthCode != p2.AuthCode || !e.Booked.Equal(clock) || e.TID != "10400067" {
+		t.Errorf("entry %+v does not describe purchase %+v", e, p2)
+	}
+	if r := entries[n-1]; r.Type != "reversal" || r.OriginalKey() != e.Key() {
+		t.Errorf("reversal entry %+v: original key %q, want %q", r, r.OriginalKey(), e.Key())
 	}
 }
