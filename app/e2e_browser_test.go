@@ -10,8 +10,11 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/redis/go-redis/v9"
 
+	"github.com/posgate/posgate/adminapi"
 	"github.com/posgate/posgate/app"
+	"github.com/posgate/posgate/internal/redistest"
 	"github.com/posgate/posgate/terminal"
 )
 
@@ -46,33 +49,9 @@ func TestDashboardInBrowser(t *testing.T) {
 	}
 	res, err := term.Purchase(e.ctx, card(), 777)
 	expect(t, "purchase on a stolen terminal", res, err, "58")
-	tok, err := os.ReadFile(filepath.Join(dir, "admin.token"))
-	if err != nil {
-		t.Fatal(err)
-	}
-
-	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(browser), chromedp.NoSandbox,
-		chromedp.Flag("disable-gpu", true), chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true), chromedp.Flag("disable-sync", true),
-		chromedp.UserDataDir(t.TempDir()))
-	actx, cancel := chromedp.NewExecAllocator(context.Background(), opts...)
-	defer cancel()
-	ctx, cancel := chromedp.NewContext(actx)
-	defer cancel()
-	ctx, cancel = context.WithTimeout(ctx, 60*time.Second)
-	defer cancel()
-
-	if err := chromedp.Do(ctx,
-		chromedp.Navigate("http://"+e.node.AdminAddr().String()+"/"),
-		chromedp.WaitVisible(chromedp.CSS("#token")),
-		chromedp.SendKeys(chromedp.CSS("#token"), strings.TrimSpace(string(tok))),
-		chromedp.Click(chromedp.CSS("#go")),
-		chromedp.WaitVisible(chromedp.CSS("#dash")),
-	); err != nil {
-		t.Fatalf("browser: %v", err)
-	}
-	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](`document.getElementById("status").textContent.startsWith("live")`)); err != nil {
-		t.Fatalf("dashboard never went live: %v", err)
+	ctx := openDashboard(t, browser, e, dir)
+	if hidden, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.getElementById("notReady").hidden`)); err != nil || !hidden {
+		t.Errorf("a ready node shows the not-ready card (hidden %v, %v)", hidden, err)
 	}
 	text := func(id string) string {
 		v, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(id)))
@@ -92,5 +71,65 @@ func TestDashboardInBrowser(t *testing.T) {
 	}
 	if out := os.Getenv("POSGATE_DASHBOARD_SHOT"); out != "" {
 		_ = os.WriteFile(out, shot, 0o644)
+	}
+}
+
+// openDashboard starts a headless browser, enters the node's admin token and waits until the
+// dashboard is live.
+func openDashboard(t *testing.T, browser string, e *env, dir string) context.Context {
+	t.Helper()
+	tok, err := os.ReadFile(filepath.Join(dir, "admin.token"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(browser), chromedp.NoSandbox,
+		chromedp.Flag("disable-gpu", true), chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true), chromedp.Flag("disable-sync", true),
+		chromedp.UserDataDir(t.TempDir()))
+	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
+	t.Cleanup(cancelA)
+	ctx, cancelB := chromedp.NewContext(actx)
+	t.Cleanup(cancelB)
+	ctx, cancelC := context.WithTimeout(ctx, 60*time.Second)
+	t.Cleanup(cancelC)
+	if err := chromedp.Do(ctx,
+		chromedp.Navigate("http://"+e.node.AdminAddr().String()+"/"),
+		chromedp.WaitVisible(chromedp.CSS("#token")),
+		chromedp.SendKeys(chromedp.CSS("#token"), strings.TrimSpace(string(tok))),
+		chromedp.Click(chromedp.CSS("#go")),
+		chromedp.WaitVisible(chromedp.CSS("#dash")),
+	); err != nil {
+		t.Fatalf("browser: %v", err)
+	}
+	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](`document.getElementById("status").textContent.startsWith("live")`)); err != nil {
+		t.Fatalf("dashboard never went live: %v", err)
+	}
+	return ctx
+}
+
+// A Redis that loses its data (FLUSHALL: what a restart without persistence leaves) shows on
+// the dashboard as a red "Node not ready" card with the reason, and /readyz answers 503.
+func TestDashboardShowsRegistryLost(t *testing.T) {
+	browser := chromium(t)
+	dir := t.TempDir()
+	rs := redistest.Start(t)
+	e := startNode(t, rs.URL(), func(c *app.Config) {
+		c.AdminListen, c.DataDir, c.RedisCheckInterval = "127.0.0.1:0", dir, 100*time.Millisecond
+	})
+	ctx := openDashboard(t, browser, e, dir)
+	rdb := redis.NewClient(&redis.Options{Addr: rs.Addr})
+	defer rdb.Close()
+	if err := rdb.FlushAll(e.ctx).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](`!document.getElementById("notReady").hidden`)); err != nil {
+		t.Fatalf("the not-ready card never showed: %v", err)
+	}
+	reason, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("#notReadyReason")))
+	if err != nil || !strings.Contains(reason, "Redis lost the registry") {
+		t.Fatalf("not-ready reason %q, %v", reason, err)
+	}
+	if err := (&adminapi.Client{BaseURL: "http://" + e.node.AdminAddr().String()}).Ready(e.ctx); err == nil {
+		t.Error("/readyz ready after the registry was lost")
 	}
 }
