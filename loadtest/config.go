@@ -81,7 +81,7 @@ type Config struct {
 	// DefaultPIN.
 	PIN string
 	// Books, when set, receives the terminals' books after the run: one CSV line per
-	// financial transaction as its terminal saw it (reconcile.WriteBooks, docs/reconcile.md).
+	// financial transaction as its terminal saw it (WriteBooks, docs/reconcile.md).
 	// Run keeps them in memory until the end, about 200 bytes per transaction.
 	Books io.Writer
 	// Seed makes the draws (operations, amounts, cards) repeatable; 0 draws a seed.

@@ -13,7 +13,6 @@ import (
 
 	"github.com/posgate/posgate/loadtest/report"
 	"github.com/posgate/posgate/loadtest/termsim"
-	"github.com/posgate/posgate/reconcile"
 )
 
 // Runner runs one load test. Make it with New and call Run once.
@@ -154,11 +153,11 @@ func (r *Runner) Run(ctx context.Context) (*report.Report, error) {
 
 // writeBooks writes every terminal's book to Config.Books.
 func (r *Runner) writeBooks() error {
-	var all []reconcile.TerminalEntry
+	var all []BookEntry
 	for _, w := range r.workers {
 		all = append(all, w.entries...)
 	}
-	if err := reconcile.WriteBooks(r.cfg.Books, all); err != nil {
+	if err := WriteBooks(r.cfg.Books, all); err != nil {
 		return fmt.Errorf("loadtest: books: %w", err)
 	}
 	return nil

@@ -10,7 +10,6 @@ import (
 
 	"github.com/posgate/posgate/codec"
 	"github.com/posgate/posgate/loadtest/termsim"
-	"github.com/posgate/posgate/reconcile"
 )
 
 // Bounds of the amounts drawn, in fen.
@@ -49,7 +48,7 @@ type worker struct {
 	reversedLater int64
 	// books: the terminal's book is kept (Config.Books), entries in order, by STAN.
 	books   bool
-	entries []reconcile.TerminalEntry
+	entries []BookEntry
 	byStan  map[uint32]int
 }
 
@@ -81,7 +80,7 @@ func (w *worker) book(kind Kind, res *termsim.Result, done time.Time) {
 		w.byStan = map[uint32]int{}
 	}
 	w.byStan[res.STAN] = len(w.entries)
-	w.entries = append(w.entries, reconcile.TerminalEntry{
+	w.entries = append(w.entries, BookEntry{
 		TID: w.term.TID(), Batch: fmt.Sprintf("%06d", res.Batch), STAN: fmt.Sprintf("%06d", res.STAN), Type: kind.String(),
 		Amount: res.Amount, ResponseCode: res.Code, RRN: res.RRN, AuthCode: res.AuthCode,
 		ReversalOwed: res.ReversalCode != "", Time: done.UTC(),

@@ -137,27 +137,11 @@ type TerminalEntry struct {
 	Time          time.Time
 }
 
-// BooksHeader is a terminal book's first line.
+// BooksHeader is a terminal book's first line. The load generator writes the format
+// (loadtest.WriteBooks; it talks to posgate only over the wire and files, so it does not import
+// this package); TestBooksFormat in cmd/posgate checks the two agree.
 var BooksHeader = []string{"tid", "batch", "stan", "type", "amount_fen", "response_code", "rrn", "auth_code",
 	"reversal_owed", "reversed_later", "time"}
-
-// WriteBooks writes the header and entries as a terminal book.
-func WriteBooks(w io.Writer, entries []TerminalEntry) error {
-	cw := csv.NewWriter(w)
-	if err := cw.Write(BooksHeader); err != nil {
-		return err
-	}
-	for i := range entries {
-		e := &entries[i]
-		if err := cw.Write([]string{e.TID, e.Batch, e.STAN, e.Type, strconv.FormatInt(e.Amount, 10), e.ResponseCode,
-			e.RRN, e.AuthCode, strconv.FormatBool(e.ReversalOwed), strconv.FormatBool(e.ReversedLater),
-			e.Time.UTC().Format(time.RFC3339Nano)}); err != nil {
-			return err
-		}
-	}
-	cw.Flush()
-	return cw.Error()
-}
 
 // ReadBooks reads a terminal book.
 func ReadBooks(r io.Reader) ([]TerminalEntry, error) {

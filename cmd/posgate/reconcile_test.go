@@ -10,7 +10,9 @@ import (
 	"time"
 
 	"github.com/posgate/posgate/journal"
+	"github.com/posgate/posgate/loadtest"
 	"github.com/posgate/posgate/natsembed/natstest"
+	"github.com/posgate/posgate/reconcile"
 )
 
 func reconcileCLI(t *testing.T, args ...string) (int, string, string) {
@@ -108,6 +110,40 @@ func TestRegistryBadInput(t *testing.T) {
 		st := registryCmd(context.Background(), tt.args, &out, &errb)
 		if st != exitUsage || !strings.HasPrefix(errb.String(), tt.want) || strings.Count(errb.String(), "\n") != 1 {
 			t.Errorf("%v: exit %d, stderr %q; want 2 and %q", tt.args, st, errb.String(), tt.want)
+		}
+	}
+}
+
+// The load generator writes the books format and posgate reconcile reads it; they live in
+// packages that may not import each other, so the contract is checked here.
+func TestBooksFormat(t *testing.T) {
+	if strings.Join(loadtest.BooksHeader, ",") != strings.Join(reconcile.BooksHeader, ",") {
+		t.Fatalf("books headers differ:\n%v\n%v", loadtest.BooksHeader, reconcile.BooksHeader)
+	}
+	at := time.Date(2031, 3, 14, 5, 6, 7, 890, time.UTC)
+	in := []loadtest.BookEntry{
+		{TID: "10000001", Batch: "000001", STAN: "000007", Type: "purchase", Amount: 1234, ResponseCode: "00",
+			RRN: "123456789012", AuthCode: "654321", Time: at},
+		{TID: "10000001", Batch: "000001", STAN: "000008", Type: "refund", Amount: 99, ReversalOwed: true,
+			ReversedLater: true, Time: at},
+	}
+	var b bytes.Buffer
+	if err := loadtest.WriteBooks(&b, in); err != nil {
+		t.Fatal(err)
+	}
+	out, err := reconcile.ReadBooks(&b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(out) != len(in) {
+		t.Fatalf("%d entries read, %d written", len(out), len(in))
+	}
+	for i, e := range in {
+		o := out[i]
+		if o.TID != e.TID || o.Batch != e.Batch || o.STAN != e.STAN || o.Type != e.Type || o.Amount != e.Amount ||
+			o.ResponseCode != e.ResponseCode || o.RRN != e.RRN || o.AuthCode != e.AuthCode || o.ReversalOwed != e.ReversalOwed ||
+			o.ReversedLater != e.ReversedLater || !o.Time.Equal(e.Time) {
+			t.Errorf("entry %d: wrote %+v, read %+v", i, e, o)
 		}
 	}
 }
