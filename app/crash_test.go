@@ -345,6 +345,53 @@ func testCrashAfterUpstreamBeforeOutcome(t *testing.T, withRedis, checkpoints bo
 	}
 }
 
+// The terminal's reversal overtakes its request: the issuer has approved, the node has not
+// booked the answer yet (stopped at the fault point), the terminal times out and sends its 0400
+// on another connection — answered 00 with a tombstone — and the node dies before the approval
+// lands. The reversal record of the overtaken request carries no upstream identifiers, so it
+// must not close the intent: the restarted node reverses the approval at the issuer. (Before
+// the fix the approval stood at the issuer: found by the fault suite.)
+func TestCrashReversalOvertookRequestMemory(t *testing.T) { testCrashReversalOvertook(t, false) }
+func TestCrashReversalOvertookRequestRedis(t *testing.T)  { testCrashReversalOvertook(t, true) }
+
+func testCrashReversalOvertook(t *testing.T, withRedis bool) {
+	r := startCrashRig(t, "answered:purchase:1", withRedis, checkpointArgs(false)...)
+	d := r.device(0)
+	pm := d.purchase(d.nextSTAN(), testPAN, 7100, "")
+	done := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(r.ctx, 20*time.Second)
+		defer cancel()
+		_, err := d.link.SendRaw(ctx, d.frame(pm))
+		done <- err
+	}()
+	r.node.WaitLog("posgate: fault: stopped at answered purchase", 30*time.Second)
+	link2, err := termsim.New(termsim.Config{Addr: r.node.GatewayAddr, SN: d.sn, KeyPool: keys, Timeout: 10 * time.Second})
+	must(t, err)
+	defer link2.Close()
+	d2 := *d
+	d2.link = link2
+	if rc := d2.code(d2.reversalOf(pm, "98")); rc != "00" {
+		t.Fatalf("terminal reversal of the request in flight: %s", rc)
+	}
+	r.node.Kill()
+	if err := <-done; err == nil {
+		t.Fatal("the terminal got an answer from a node killed before answering")
+	}
+	r.node.SetEnv()
+	r.restart()
+
+	eventuallyLedger(t, r, "the approval reversed at the issuer", func(l issuersim.RouteLedger) bool {
+		return l.Purchases.Count == 1 && l.ReversedApprovals.Count == 1 && l.ReversedApprovals.Fen == 7100
+	})
+	if sum := r.settle(); sum.Settled != 0 || sum.GrossFen != 0 {
+		t.Fatalf("settlement: %+v; want nothing paid", sum)
+	}
+	if flag := d2.settle(codec.Totals{}); flag != codec.SettleBalanced {
+		t.Fatalf("0500: flag %d, want balanced", flag)
+	}
+}
+
 // Killed during a refund (journaled, unanswered): refunds are not reversible, so the terminal
 // retransmits it. The restarted node answers the retransmission from the journal — not a second
 // refund at the issuer — byte for byte every time; the batch balances and settlement deducts

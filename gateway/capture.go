@@ -26,7 +26,11 @@ func (p *Processor) capture(ctx context.Context, t *txn, info kindInfo, rec *Txn
 			// tombstone under its key, and journaled itself): the approval must not stand.
 			rev.Reason = "98"
 			_ = p.queueReversal(bg, rev)
-			return p.decline(ctx, t, "98")
+			out, err := p.decline(ctx, t, "98")
+			// The terminal's "-T" record does not close the intent; this one, queued upstream
+			// and carrying the request's identifiers, does.
+			_ = p.journalReversal(bg, t, rec, "98", out)
+			return out, err
 		}
 		p.log.Error("transaction index unavailable", zap.Error(err))
 	}

@@ -238,7 +238,9 @@ func (rp *replay) apply(ctx context.Context, rec *journal.Record) error {
 		}
 		return rp.answer(ctx, rec, mtiOf(rec.Of), rec.STAN, false)
 	case rec.Type == journal.TypeReversal:
-		delete(rp.open, rec.Original.TxnID)
+		if !rec.Upstream.IsZero() { // a "-T" reversal overtook its request: the intent stays open
+			delete(rp.open, rec.Original.TxnID)
+		}
 		if rp.rebuild {
 			if err := rp.reversed(ctx, rec); err != nil {
 				return err

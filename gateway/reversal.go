@@ -148,7 +148,8 @@ func (p *Processor) reversed(ctx context.Context, t *txn) ([]byte, error) {
 	return p.finish(ctx, t, true)
 }
 
-// journalReversal appends the reversal record of rec (TxnID rec.ID + "-R"): it closes the
+// journalReversal appends the reversal record of rec (TxnID rec.ID + "-R", "-T" when rec was
+// never sent upstream): with upstream identifiers it closes the
 // write-ahead intent and makes settlement exclude the original. answer: see reverseApproval.
 // A failure is logged and returned.
 func (p *Processor) journalReversal(ctx context.Context, t *txn, rec *TxnRecord, reason string, answer []byte) error {
@@ -181,8 +182,12 @@ func (p *Processor) reversalRecord(rec *TxnRecord, reason, proc string, at time.
 	if !kind.Valid() {
 		kind = journal.CardDebit
 	}
+	suffix := reversalSuffix
+	if rec.UpstreamSTAN == 0 && rec.UpstreamTransmission == "" {
+		suffix = tombstoneSuffix // nothing sent upstream under this id (yet): it closes no intent
+	}
 	return journal.Record{
-		TxnID: rec.ID + reversalSuffix, Type: journal.TypeReversal, MTI: "0400", ProcessingCode: proc, Amount: rec.Amount,
+		TxnID: rec.ID + suffix, Type: journal.TypeReversal, MTI: "0400", ProcessingCode: proc, Amount: rec.Amount,
 		Currency: cur, MaskedPAN: rec.MaskedPAN, PANToken: rec.PANToken, CardKind: kind, TID: rec.TID, MID: rec.MID,
 		Batch: sixDigits(rec.Batch), STAN: sixDigits(rec.STAN), RRN: rec.RRN, ResponseCode: reasonCode(reason),
 		Route: rec.Route, RequestTime: at, ResponseTime: p.cfg.Now(), BusinessDate: date,

@@ -16,13 +16,21 @@ import (
 //	intent   TxnID = id + "-I"   Of, Upstream, amount …   before the request is sent
 //	capture  TxnID = id          the approval and its answer
 //	declined TxnID = id + "-D"   the issuer's code and its answer
-//	reversal TxnID = id + "-R"   posgate's or the terminal's reversal
+//	reversal TxnID = id + "-R"   posgate's or the terminal's reversal of a request sent upstream
+//	         TxnID = id + "-T"   the terminal's reversal of a request not (yet) known here
+//
+// Only a reversal that carries the request's upstream identifiers closes its intent: one
+// queued upstream, or of a request whose outcome is known. The "-T" record of a reversal that
+// overtook its request (still upstream when the 0400 came) does not: if the node dies before
+// that request's answer lands and reverses itself, the restart finds the intent open and
+// reverses it upstream (found by the fault suite: the approval stood at the issuer).
 
 // Suffixes of the journal ids of an authorization's records.
 const (
-	intentSuffix   = "-I"
-	declineSuffix  = "-D"
-	reversalSuffix = "-R"
+	intentSuffix    = "-I"
+	declineSuffix   = "-D"
+	reversalSuffix  = "-R"
+	tombstoneSuffix = "-T"
 )
 
 // intentRecord is the write-ahead intent of rec, whose upstream identifiers are drawn.
