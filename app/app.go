@@ -83,6 +83,7 @@ type Config struct {
 	// Gateway are the terminal server's limits (Listen is taken from above).
 	Gateway gateway.Config
 	// Processor settings: NodeID, limits, timeouts (TokenKey and ZPK are filled from above).
+	// Its clock (Now), when set, also clocks the terminal registry.
 	Processor gateway.ProcessorConfig
 	// JournalReplicas is the journal stream's replica count (3 in a cluster). Default 1.
 	JournalReplicas int
@@ -379,7 +380,7 @@ func (n *Node) startStores(ctx context.Context) error {
 		}
 		n.rdb = rdb
 		n.onShutdown(func(context.Context) error { return rdb.Close() })
-		reg, err := redisstore.NewWithClient(rdb, redisstore.Config{})
+		reg, err := redisstore.NewWithClient(rdb, redisstore.Config{Now: n.cfg.Processor.Now})
 		if err != nil {
 			return fmt.Errorf("registry (Redis): %w", err)
 		}
@@ -399,7 +400,7 @@ func (n *Node) startStores(ctx context.Context) error {
 		n.State = st
 		return nil
 	}
-	reg, err := memstore.Open(memstore.Config{Path: filepath.Join(n.cfg.DataDir, "registry.json")}, n.log)
+	reg, err := memstore.Open(memstore.Config{Path: filepath.Join(n.cfg.DataDir, "registry.json"), Now: n.cfg.Processor.Now}, n.log)
 	if err != nil {
 		return fmt.Errorf("registry: %w", err)
 	}

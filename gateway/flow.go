@@ -63,39 +63,57 @@ func (p *Processor) once(ctx context.Context, t *txn) ([]byte, error) {
 	}
 	hash := p.contentHash(body)
 	t.hash, t.hashed = hash, true
+	// MACed like every financial decline (terminal-flows.md; the request was authenticated
+	// above): a terminal that cannot verify a 94 would reverse the original under the same STAN.
+	if out, answered, err := p.reserve(ctx, t, key, hash, p.decline); answered {
+		return out, err
+	}
+	out, err := p.dispatch(ctx, t)
+	return p.store(ctx, key, out, err)
+}
+
+// reserve claims a request's retransmission key. answered reports that the request needs no
+// processing: a retransmission answered byte for byte from the cache, different content under
+// the key (answered with conflict's 94), the cache unavailable (96), or the context ended while
+// the first copy is still in progress (no answer).
+func (p *Processor) reserve(ctx context.Context, t *txn, key RetransmitKey, hash ContentHash,
+	conflict func(context.Context, *txn, string) ([]byte, error)) (out []byte, answered bool, err error) {
 	for wait := 5 * time.Millisecond; ; wait = min(2*wait, 200*time.Millisecond) {
 		// The reservation lives as long as a transaction may take, so one left by a crashed
 		// node frees the key soon; the response, once stored, lives a business day.
 		res, cached, err := p.d.State.Reserve(ctx, key, hash, 2*p.cfg.TxnTimeout)
 		if err != nil {
 			p.log.Error("retransmission cache unavailable", zap.Error(err))
-			return p.reject(ctx, t, "96")
+			out, err := p.reject(ctx, t, "96")
+			return out, true, err
 		}
 		switch res {
 		case ReserveDone:
 			p.metrics.Duplicates.WithLabelValues("answered").Inc()
 			t.out = append(t.out[:0], cached...)
 			t.setCode("dup")
-			return t.out, nil
+			return t.out, true, nil
 		case ReserveConflict:
 			p.metrics.Duplicates.WithLabelValues("different_content").Inc()
-			// MACed like every financial decline (terminal-flows.md; the request was
-			// authenticated above): a terminal that cannot verify a 94 would reverse the
-			// original under the same STAN.
-			return p.decline(ctx, t, "94")
+			out, err := conflict(ctx, t, "94")
+			return out, true, err
 		case ReserveBusy:
 			// The first copy is still being processed: wait for its response.
 			select {
 			case <-ctx.Done():
 				p.metrics.Duplicates.WithLabelValues("in_flight").Inc()
-				return nil, nil
+				return nil, true, nil
 			case <-time.After(wait):
 			}
 			continue
 		}
-		break
+		return nil, false, nil
 	}
-	out, err := p.dispatch(ctx, t)
+}
+
+// store ends a reservation: the response is kept for retransmissions, or the key is released
+// when there is none.
+func (p *Processor) store(ctx context.Context, key RetransmitKey, out []byte, err error) ([]byte, error) {
 	if out == nil || err != nil {
 		_ = p.d.State.Release(context.WithoutCancel(ctx), key)
 		return out, err

@@ -78,6 +78,10 @@ const (
 	secOperator = "operator"
 	secMerchant = "merchant_mismatch"
 	secKeys     = "keys"
+	// secReplay: a sign-on whose batch and STAN do not follow the last accepted one.
+	secReplay = "replayed_sign_on"
+	// secLegacyRate: a legacy sign-on (no 59) sooner than LegacySignOnInterval after the last.
+	secLegacyRate = "legacy_sign_on_rate"
 )
 
 func (m *Metrics) security(reason string) { m.SecurityEvents.WithLabelValues(reason).Inc() }

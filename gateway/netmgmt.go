@@ -79,10 +79,19 @@ func (p *Processor) activate(ctx context.Context, t *txn) ([]byte, error) {
 	return p.finish(ctx, t, false)
 }
 
-// signOn answers 0800/001/003/004 with fresh working keys (terminal protocol §5.1).
+// signOn answers 0800/001/003/004 with fresh working keys (terminal protocol §5.1). A sign-on
+// is answered once per (TID, batch, STAN): an honest retransmission — or a replay of the
+// latest sign-on — gets the recorded 0810 byte for byte and rotates nothing; a sign-on whose
+// batch and STAN do not come after the last accepted one is a replay and is refused (A7).
+// Legacy terminals (no 59, operator-enabled) may rotate at most once per
+// LegacySignOnInterval (docs/security.md).
 func (p *Processor) signOn(ctx context.Context, t *txn) ([]byte, error) {
 	if code := p.identify(ctx, t); code != "" {
 		return p.reject(ctx, t, code)
+	}
+	stan, err := t.req.Number(11)
+	if err != nil || !t.cls.has60 {
+		return p.reject(ctx, t, "30")
 	}
 	if op := bytes.TrimRight(t.req.Field(63), " "); !t.term.Operators.Has(string(op)) {
 		p.security(t, secOperator)
@@ -91,6 +100,17 @@ func (p *Processor) signOn(ctx context.Context, t *txn) ([]byte, error) {
 	if code := p.checkSN(ctx, t, t.req.Field(11), true); code != "" {
 		return p.reject(ctx, t, code)
 	}
+	key := RetransmitKey{TID: t.term.TID, Batch: t.cls.f60.Batch, STAN: uint32(stan), MTI: "0800"}
+	if out, answered, err := p.reserve(ctx, t, key, p.contentHash(t.frame.Body), p.reject); answered {
+		return out, err
+	}
+	out, err := p.rotate(ctx, t, terminal.SignOnSeq(t.cls.f60.Batch, uint32(stan)))
+	return p.store(ctx, key, out, err)
+}
+
+// rotate issues and installs the working keys of a sign-on numbered seq and answers it.
+func (p *Processor) rotate(ctx context.Context, t *txn, seq uint64) ([]byte, error) {
+	legacy := t.req.Field(59) == nil
 	reported := t.term.SoftwareVersion // from 59/05, before the rotation re-reads the terminal
 	layout, err := hsm.ParseSignOnLayout(threeDigits(t.cls.netCode))
 	if err != nil {
@@ -98,22 +118,36 @@ func (p *Processor) signOn(ctx context.Context, t *txn) ([]byte, error) {
 	}
 	var keys hsm.SignOnKeys
 	for attempt := 0; ; attempt++ {
+		if !terminal.SignOnFresh(seq, t.term.SignOnSeq) {
+			p.security(t, secReplay)
+			p.log.Warn("stale sign-on refused (replay)", zap.String("tid", t.term.TID))
+			return p.reject(ctx, t, "A7")
+		}
+		if legacy && !t.term.LastSignOn.IsZero() && p.cfg.Now().Sub(t.term.LastSignOn) < p.cfg.LegacySignOnInterval {
+			p.security(t, secLegacyRate)
+			p.log.Warn("legacy sign-on refused: too soon after the last one", zap.String("tid", t.term.TID))
+			return p.reject(ctx, t, "A7")
+		}
 		keys, err = p.d.HSM.SignOn(ctx, t.term.Keys.TMK, layout)
 		if err != nil {
 			return p.systemError(ctx, t, "sign-on keys", err)
 		}
 		next := terminal.Keys{PIK: keys.PIK, MAK: keys.MAK, TDK: keys.TDK}
-		t.term, err = p.d.Registry.RotateKeys(ctx, t.term.TID, t.term.KeyGeneration, next)
-		if errors.Is(err, terminal.ErrConflict) && attempt == 0 {
-			// Another node signed this terminal on at the same time: start again from the
-			// stored generation, so terminal and registry agree on the keys.
+		t.term, err = p.d.Registry.RotateKeys(ctx, t.term.TID, t.term.KeyGeneration, next, seq)
+		if (errors.Is(err, terminal.ErrConflict) || errors.Is(err, terminal.ErrStale)) && attempt == 0 {
+			// Another node signed this terminal on at the same time: decide again from the
+			// stored record (generation and last sign-on), so terminal and registry agree.
 			if t.term, err = p.d.Registry.GetTerminal(ctx, t.term.TID); err == nil {
 				continue
 			}
 		}
 		break
 	}
-	if err != nil {
+	switch {
+	case errors.Is(err, terminal.ErrStale):
+		p.security(t, secReplay)
+		return p.reject(ctx, t, "A7")
+	case err != nil:
 		return p.systemError(ctx, t, "key rotation", err)
 	}
 	t.term.SoftwareVersion = reported

@@ -28,7 +28,7 @@ type Registry interface {
 	GetActivationCode(ctx context.Context, sn string) (terminal.ActivationCode, error)
 	RecordWrongProof(ctx context.Context, sn string) (int, error)
 	Activate(ctx context.Context, sn string, verifier, tmk hsm.WrappedKey) (terminal.Terminal, error)
-	RotateKeys(ctx context.Context, tid string, generation uint64, keys terminal.Keys) (terminal.Terminal, error)
+	RotateKeys(ctx context.Context, tid string, generation uint64, keys terminal.Keys, seq uint64) (terminal.Terminal, error)
 	AdvanceBatch(ctx context.Context, tid string, from terminal.Batch) (terminal.Batch, error)
 	Seen(ctx context.Context, tid, softwareVersion string) error
 }
@@ -83,6 +83,10 @@ type ProcessorConfig struct {
 	TxnTimeout time.Duration
 	// RetransmitTTL is how long responses are kept for retransmissions. Default 26 h.
 	RetransmitTTL time.Duration
+	// LegacySignOnInterval is the least time between two key rotations of a legacy terminal
+	// signing on without field 59 (nothing authenticates such a sign-on, so the rate is
+	// bounded). Default 1 minute; retransmissions are answered from the cache and not counted.
+	LegacySignOnInterval time.Duration
 	// MaxAmount is the per-transaction limit in fen (61 above it). 0: no limit.
 	MaxAmount int64
 	// MaxDailyCount is the number of purchases and pre-authorizations a terminal may make per
@@ -120,6 +124,8 @@ const (
 	DefaultAcquirerID    = "48020000"
 	DefaultTxnTimeout    = 30 * time.Second
 	DefaultRetransmitTTL = 26 * time.Hour
+	// DefaultLegacySignOnInterval is ProcessorConfig.LegacySignOnInterval's default.
+	DefaultLegacySignOnInterval = time.Minute
 )
 
 // Validate checks the configuration.
@@ -174,6 +180,9 @@ func NewProcessor(cfg ProcessorConfig, d Deps, metrics *Metrics, log *zap.Logger
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
+	}
+	if cfg.LegacySignOnInterval == 0 {
+		cfg.LegacySignOnInterval = DefaultLegacySignOnInterval
 	}
 	if err := cfg.Validate(); err != nil {
 		return nil, err

@@ -23,6 +23,9 @@ var (
 	ErrCodeSpent = errors.New("terminal: activation code already spent")
 	// ErrLocked: too many wrong activation proofs; the SN is locked until a new code is issued.
 	ErrLocked = errors.New("terminal: serial number locked after wrong activation proofs")
+	// ErrStale: a sign-on is not fresh — its batch and STAN do not come after the last
+	// accepted sign-on's (a replay); the keys were not rotated.
+	ErrStale = errors.New("terminal: sign-on not fresh")
 	// ErrConflict: the record changed since the caller read it (revision, key generation,
 	// batch number or activation code no longer match); re-read and retry.
 	ErrConflict = errors.New("terminal: concurrent modification")

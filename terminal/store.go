@@ -76,11 +76,13 @@ type Store interface {
 	// refuse it.
 	Activate(ctx context.Context, sn string, verifier, tmk hsm.WrappedKey) (Terminal, error)
 
-	// RotateKeys installs new working keys after a sign-on if the terminal's KeyGeneration
-	// still equals generation (ErrConflict otherwise: another node signed it on first — re-read
-	// and send the stored keys instead), increments KeyGeneration, clears ForceSignOn and sets
-	// LastSignOn. The terminal must be active (*StatusError otherwise).
-	RotateKeys(ctx context.Context, tid string, generation uint64, keys Keys) (Terminal, error)
+	// RotateKeys installs new working keys after the sign-on numbered seq (SignOnSeq) if the
+	// terminal's KeyGeneration still equals generation (ErrConflict otherwise: another node
+	// signed it on first — re-read and decide again) and seq is fresh against the stored
+	// SignOnSeq (ErrStale otherwise: a replayed sign-on), increments KeyGeneration, stores
+	// seq, clears ForceSignOn and sets LastSignOn. The terminal must be active (*StatusError
+	// otherwise).
+	RotateKeys(ctx context.Context, tid string, generation uint64, keys Keys, seq uint64) (Terminal, error)
 	// AdvanceBatch moves the terminal from batch from to from.Next(). If the current batch is
 	// not from it returns the current batch and ErrConflict, so a retried settlement does
 	// not advance twice.

@@ -39,7 +39,11 @@ type Terminal struct {
 
 	Keys          Keys
 	KeyGeneration uint64 // number of working-key rotations so far; RotateKeys compares it
-	Batch         Batch  // current batch number (60.2); starts at FirstBatch
+	// SignOnSeq numbers the last accepted sign-on (SignOnSeq of its batch and STAN); a later
+	// one must be fresh against it (SignOnFresh). Zero until the first sign-on after the TMK
+	// was installed.
+	SignOnSeq uint64 `json:",omitempty"`
+	Batch     Batch  // current batch number (60.2); starts at FirstBatch
 
 	SoftwareVersion string // last version the terminal reported (59 tag 05, trimmed)
 	TargetVersion   string // version an operator wants it to run; "" means no target

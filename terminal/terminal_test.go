@@ -185,3 +185,24 @@ func TestStatusText(t *testing.T) {
 		}
 	}
 }
+
+func TestSignOnFresh(t *testing.T) {
+	for _, c := range []struct {
+		next, last uint64
+		want       bool
+	}{
+		{SignOnSeq(1, 1), 0, true},
+		{SignOnSeq(1, 2), SignOnSeq(1, 1), true},
+		{SignOnSeq(1, 1), SignOnSeq(1, 1), false},
+		{SignOnSeq(1, 1), SignOnSeq(1, 2), false},
+		{SignOnSeq(2, 1), SignOnSeq(1, 999999), true},
+		{SignOnSeq(1, 999999), SignOnSeq(2, 1), false},
+		// The batch counter wraps (999999 → 000001): the order survives.
+		{SignOnSeq(1, 5), SignOnSeq(999999, 7), true},
+		{SignOnSeq(999999, 7), SignOnSeq(1, 5), false},
+	} {
+		if got := SignOnFresh(c.next, c.last); got != c.want {
+			t.Errorf("SignOnFresh(%d, %d) = %v, want %v", c.next, c.last, got, c.want)
+		}
+	}
+}

@@ -137,6 +137,7 @@ func (s *Store) Activate(_ context.Context, sn string, verifier, tmk hsm.Wrapped
 		spent.SpentAt = now
 		t = *cur
 		t.Keys = terminal.Keys{TMK: hsm.WrappedKey{Type: tmk.Type, KCV: tmk.KCV, Cipher: append([]byte(nil), tmk.Cipher...)}}
+		t.SignOnSeq = 0
 		t.Status, t.BlockReason = terminal.StatusActive, terminal.ReasonNone
 		s.touch(&t)
 		return &entry{Terminal: &t, Code: &spent}, nil

@@ -310,7 +310,7 @@ func TestHelperProcess(t *testing.T) {
 		must(err, id, helperIssue)
 		_, err = s.Activate(ctx, serial, v, tmk)
 		must(err, id, helperActivate)
-		_, err = s.RotateKeys(ctx, id, 0, keys)
+		_, err = s.RotateKeys(ctx, id, 0, keys, terminal.SignOnSeq(1, 1))
 		must(err, id, helperRotate)
 		_, err = s.AdvanceBatch(ctx, id, terminal.FirstBatch)
 		must(err, id, helperBatch)

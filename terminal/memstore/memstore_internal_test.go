@@ -47,7 +47,7 @@ func populate(t testing.TB, s *Store) terminal.Terminal {
 	_, err := s.RotateKeys(ctx, tid, 0, terminal.Keys{
 		PIK: hsm.WrappedKey{Type: hsm.KeyPIK, Cipher: []byte("pik-under-lmk")},
 		MAK: hsm.WrappedKey{Type: hsm.KeyMAK, Cipher: []byte("mak-under-lmk")},
-	})
+	}, terminal.SignOnSeq(1, 1))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -181,7 +181,7 @@ func (s *Store) replaceDevice(t *terminal.Terminal, e *entry) {
 		}
 		t.SN = "" // apply releases it in the SN index
 	}
-	t.Keys = terminal.Keys{}
+	t.Keys, t.SignOnSeq = terminal.Keys{}, 0
 	if t.Status == terminal.StatusActive {
 		t.Status = terminal.StatusPending
 	}
@@ -261,7 +261,7 @@ func (s *Store) modify(tid string, fn func(t *terminal.Terminal, e *entry) (bool
 }
 
 // RotateKeys implements terminal.Store.
-func (s *Store) RotateKeys(_ context.Context, tid string, generation uint64, keys terminal.Keys) (terminal.Terminal, error) {
+func (s *Store) RotateKeys(_ context.Context, tid string, generation uint64, keys terminal.Keys, seq uint64) (terminal.Terminal, error) {
 	if err := terminal.ValidTID(tid); err != nil {
 		return terminal.Terminal{}, err
 	}
@@ -276,7 +276,11 @@ func (s *Store) RotateKeys(_ context.Context, tid string, generation uint64, key
 		if t.KeyGeneration != generation {
 			return false, terminal.NewRecordError(terminal.KindTerminal, tid, terminal.ErrConflict)
 		}
+		if !terminal.SignOnFresh(seq, t.SignOnSeq) {
+			return false, terminal.NewRecordError(terminal.KindTerminal, tid, terminal.ErrStale)
+		}
 		t.Keys.PIK, t.Keys.MAK, t.Keys.TDK = own.PIK, own.MAK, own.TDK
+		t.SignOnSeq = seq
 		t.KeyGeneration++
 		t.ForceSignOn = false
 		t.LastSignOn = s.now()

@@ -30,7 +30,7 @@ func BenchmarkGetTerminal(b *testing.B) {
 		MAK: hsm.WrappedKey{Type: hsm.KeyMAK, Cipher: make([]byte, 24)},
 		TDK: hsm.WrappedKey{Type: hsm.KeyTDK, Cipher: make([]byte, 24)},
 	}
-	if _, err := s.RotateKeys(ctx, "10000001", 0, keys); err != nil {
+	if _, err := s.RotateKeys(ctx, "10000001", 0, keys, terminal.SignOnSeq(1, 1)); err != nil {
 		b.Fatal(err)
 	}
 	s.Seen(ctx, "10000001", "V1.0")

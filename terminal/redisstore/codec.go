@@ -16,6 +16,7 @@ const (
 	fMAC, fTMK, fPIK, fMAK, fTDK     = "mac", "tmk", "pik", "mak", "tdk"
 	fKeyGen, fBatch, fSWV, fSWTarget = "kgen", "batch", "swv", "swt"
 	fForce, fSeen, fSignOn           = "force", "seen", "signon"
+	fSignOnSeq                       = "sseq" // absent in records written before it existed: 0
 	fCreated, fUpdated, fRev         = "ctime", "mtime", "rev"
 	// merchant
 	fName, fMCC, fCity, fPlan, fAcct = "name", "mcc", "city", "plan", "acct"
@@ -73,7 +74,7 @@ func terminalFields(t *terminal.Terminal) ([]any, error) {
 		fTMK, tmk, fPIK, "", fMAK, "", fTDK, "",
 		fKeyGen, strconv.FormatUint(t.KeyGeneration, 10), fBatch, t.Batch.String(),
 		fSWV, t.SoftwareVersion, fSWTarget, t.TargetVersion, fForce, flag(t.ForceSignOn),
-		fSeen, micros(t.LastSeen), fSignOn, micros(t.LastSignOn),
+		fSeen, micros(t.LastSeen), fSignOn, micros(t.LastSignOn), fSignOnSeq, strconv.FormatUint(t.SignOnSeq, 10),
 		fCreated, micros(t.CreatedAt), fUpdated, micros(t.UpdatedAt),
 		fRev, strconv.FormatUint(t.Revision, 10),
 	}, nil
@@ -127,6 +128,12 @@ func decodeTerminal(h map[string]string, t *terminal.Terminal) error {
 	}
 	if t.LastSignOn, ok = parseMicros(h[fSignOn]); !ok {
 		return bad(fSignOn)
+	}
+	t.SignOnSeq = 0
+	if v, ok := h[fSignOnSeq]; ok {
+		if t.SignOnSeq, err = strconv.ParseUint(v, 10, 64); err != nil {
+			return bad(fSignOnSeq)
+		}
 	}
 	if t.CreatedAt, ok = parseMicros(h[fCreated]); !ok {
 		return bad(fCreated)

@@ -188,6 +188,8 @@ func (s *Store) scriptErr(op string, err error, kind terminal.Kind, id, tid stri
 		return terminal.NewRecordError(kind, id, terminal.ErrExists)
 	case "PG_CONFLICT":
 		return terminal.NewRecordError(kind, id, terminal.ErrConflict)
+	case "PG_STALE":
+		return terminal.NewRecordError(kind, id, terminal.ErrStale)
 	case "PG_NOSN":
 		return terminal.NewRecordError(terminal.KindTerminal, tid, terminal.ErrNoSN)
 	case "PG_LOCKED":

@@ -36,7 +36,7 @@ if old ~= ARGV[1] then
   local st = t[3]
   if st == 'active' then st = 'pending' end
   redis.call('DEL', KEYS[2])
-  redis.call('HSET', KEYS[1], 'sn', ARGV[1], 'tmk', '', 'pik', '', 'mak', '', 'tdk', '', 'st', st, 'mtime', ARGV[2])
+  redis.call('HSET', KEYS[1], 'sn', ARGV[1], 'tmk', '', 'pik', '', 'mak', '', 'tdk', '', 'sseq', '0', 'st', st, 'mtime', ARGV[2])
   redis.call('HINCRBY', KEYS[1], 'rev', 1)
 end
 local r = redis.call('HGETALL', KEYS[1])
@@ -116,19 +116,27 @@ if tonumber(c[4]) <= tonumber(ARGV[4]) then return redis.error_reply('PG_EXPIRED
 if c[5] ~= ARGV[2] then return redis.error_reply('PG_CONFLICT') end
 if t[2] == 'blocked' then return redis.error_reply('PG_STATUS blocked ' .. t[3]) end
 redis.call('HSET', KEYS[2], 'spent', ARGV[4])
-redis.call('HSET', KEYS[1], 'tmk', ARGV[3], 'pik', '', 'mak', '', 'tdk', '', 'st', 'active', 'rsn', '', 'mtime', ARGV[4])
+redis.call('HSET', KEYS[1], 'tmk', ARGV[3], 'pik', '', 'mak', '', 'tdk', '', 'sseq', '0', 'st', 'active', 'rsn', '', 'mtime', ARGV[4])
 redis.call('HINCRBY', KEYS[1], 'rev', 1)
 return redis.call('HGETALL', KEYS[1])
 `)
 
 // rotateKeys: KEYS[1] terminal; ARGV[1] expected generation, ARGV[2..4] PIK, MAK, TDK,
-// ARGV[5] now.
+// ARGV[5] now, ARGV[6] the sign-on's sequence number (terminal.SignOnFresh: exact in a
+// double, the numbers stay below 10^12).
 var rotateKeys = redis.NewScript(`
-local t = redis.call('HMGET', KEYS[1], 'rev', 'st', 'rsn', 'kgen')
+local t = redis.call('HMGET', KEYS[1], 'rev', 'st', 'rsn', 'kgen', 'sseq')
 if not t[1] then return redis.error_reply('PG_NOTFOUND') end
 if t[2] ~= 'active' then return redis.error_reply('PG_STATUS ' .. t[2] .. ' ' .. t[3]) end
 if t[4] ~= ARGV[1] then return redis.error_reply('PG_CONFLICT') end
-redis.call('HSET', KEYS[1], 'pik', ARGV[2], 'mak', ARGV[3], 'tdk', ARGV[4], 'force', '0', 'signon', ARGV[5])
+local space = 1000000000000
+local last = tonumber(t[5] or '0') or 0
+local nxt = tonumber(ARGV[6])
+if last ~= 0 then
+  local d = (nxt + space - last % space) % space
+  if d <= 0 or d >= space / 2 then return redis.error_reply('PG_STALE') end
+end
+redis.call('HSET', KEYS[1], 'pik', ARGV[2], 'mak', ARGV[3], 'tdk', ARGV[4], 'force', '0', 'signon', ARGV[5], 'sseq', ARGV[6])
 redis.call('HINCRBY', KEYS[1], 'kgen', 1)
 return redis.call('HGETALL', KEYS[1])
 `)

@@ -371,14 +371,14 @@ func (s *Store) blockScript(ctx context.Context, tid, reason string) (terminal.T
 }
 
 // RotateKeys implements terminal.Store.
-func (s *Store) RotateKeys(ctx context.Context, tid string, generation uint64, keys terminal.Keys) (terminal.Terminal, error) {
+func (s *Store) RotateKeys(ctx context.Context, tid string, generation uint64, keys terminal.Keys, seq uint64) (terminal.Terminal, error) {
 	if err := terminal.ValidTID(tid); err != nil {
 		return terminal.Terminal{}, err
 	}
 	if err := terminal.ValidWorkingKeys(keys); err != nil {
 		return terminal.Terminal{}, err
 	}
-	args := []any{strconv.FormatUint(generation, 10), "", "", "", micros(s.now())}
+	args := []any{strconv.FormatUint(generation, 10), "", "", "", micros(s.now()), strconv.FormatUint(seq, 10)}
 	for i, k := range []hsm.WrappedKey{keys.PIK, keys.MAK, keys.TDK} {
 		txt, err := keyText(k)
 		if err != nil {

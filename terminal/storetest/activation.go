@@ -122,7 +122,7 @@ func testActivationSpend(t *testing.T, e *env) {
 	wantErr(t, "RecordWrongProof unknown SN", err, terminal.ErrNotFound)
 
 	// Re-activation with a new code replaces the TMK and drops working keys.
-	if _, err := e.RotateKeys(e.ctx, tid1, 0, workingKeys(0x80)); err != nil {
+	if _, err := e.RotateKeys(e.ctx, tid1, 0, workingKeys(0x80), terminal.SignOnSeq(1, 1)); err != nil {
 		t.Fatal(err)
 	}
 	v2, tmk2 := key(hsm.KeyACV, 0x77, 32), key(hsm.KeyTMK, 0x78, 16)
@@ -224,7 +224,7 @@ func testActivationWrongProofs(t *testing.T, e *env) {
 func testRotateKeys(t *testing.T, e *env) {
 	e.mustMerchant(t, mid1)
 	e.mustTerminal(t, tid2, mid1, sn2)
-	_, err := e.RotateKeys(e.ctx, tid2, 0, workingKeys(1))
+	_, err := e.RotateKeys(e.ctx, tid2, 0, workingKeys(1), terminal.SignOnSeq(1, 1))
 	wantErr(t, "RotateKeys pending terminal", err, terminal.ErrNotActive)
 
 	act := e.activated(t, tid1, mid1, sn1)
@@ -236,13 +236,13 @@ func testRotateKeys(t *testing.T, e *env) {
 	}
 	e.clock.Advance(time.Minute)
 	keys := workingKeys(0xA0)
-	got, err := e.RotateKeys(e.ctx, tid1, 0, keys)
+	got, err := e.RotateKeys(e.ctx, tid1, 0, keys, terminal.SignOnSeq(1, 10))
 	if err != nil {
 		t.Fatalf("RotateKeys: %v", err)
 	}
 	want := act
 	want.Keys.PIK, want.Keys.MAK, want.Keys.TDK = keys.PIK, keys.MAK, keys.TDK
-	want.KeyGeneration, want.ForceSignOn, want.LastSignOn = 1, false, e.clock.Now()
+	want.KeyGeneration, want.ForceSignOn, want.LastSignOn, want.SignOnSeq = 1, false, e.clock.Now(), terminal.SignOnSeq(1, 10)
 	if !equalTerminal(got, want) {
 		t.Errorf("RotateKeys:\n got %+v\nwant %+v", got, want)
 	}
@@ -251,11 +251,11 @@ func testRotateKeys(t *testing.T, e *env) {
 	}
 	// A node that read generation 0 lost the race.
 	late := workingKeys(0xB0)
-	_, err = e.RotateKeys(e.ctx, tid1, 0, late)
+	_, err = e.RotateKeys(e.ctx, tid1, 0, late, terminal.SignOnSeq(1, 11))
 	wantErr(t, "RotateKeys stale generation", err, terminal.ErrConflict, late.PIK, late.MAK, late.TDK)
 	// Without TDK (60.3 = 001/003).
 	noTDK := terminal.Keys{PIK: key(hsm.KeyPIK, 0xC0, 8), MAK: key(hsm.KeyMAK, 0xC1, 8)}
-	got, err = e.RotateKeys(e.ctx, tid1, 1, noTDK)
+	got, err = e.RotateKeys(e.ctx, tid1, 1, noTDK, terminal.SignOnSeq(1, 12))
 	if err != nil || !got.Keys.TDK.IsZero() || got.KeyGeneration != 2 || !got.Keys.TMK.Equal(act.Keys.TMK) {
 		t.Errorf("RotateKeys without TDK: %+v, %v", got.Keys, err)
 	}
@@ -270,16 +270,61 @@ func testRotateKeys(t *testing.T, e *env) {
 		{"TMK", terminal.Keys{TMK: key(hsm.KeyTMK, 0xD4, 16), PIK: key(hsm.KeyPIK, 1, 8), MAK: key(hsm.KeyMAK, 1, 8)}},
 	}
 	for _, b := range bad {
-		_, err := e.RotateKeys(e.ctx, tid1, 2, b.keys)
+		_, err := e.RotateKeys(e.ctx, tid1, 2, b.keys, terminal.SignOnSeq(1, 13))
 		wantErr(t, "RotateKeys "+b.name, err, terminal.ErrInvalid, b.keys.TMK, b.keys.PIK, b.keys.MAK, b.keys.TDK)
 	}
 	if _, err := e.Block(e.ctx, tid1, terminal.ReasonLost); err != nil {
 		t.Fatal(err)
 	}
-	_, err = e.RotateKeys(e.ctx, tid1, 2, workingKeys(0xE0))
+	_, err = e.RotateKeys(e.ctx, tid1, 2, workingKeys(0xE0), terminal.SignOnSeq(1, 13))
 	wantErr(t, "RotateKeys blocked", err, terminal.ErrBlocked)
-	_, err = e.RotateKeys(e.ctx, "99999999", 0, workingKeys(0xE0))
+	_, err = e.RotateKeys(e.ctx, "99999999", 0, workingKeys(0xE0), terminal.SignOnSeq(1, 13))
 	wantErr(t, "RotateKeys unknown", err, terminal.ErrNotFound)
+}
+
+// testSignOnFreshness: a sign-on whose (batch, STAN) does not come after the last accepted
+// one — a replay — rotates nothing; a new TMK (activation) or a new device starts afresh.
+func testSignOnFreshness(t *testing.T, e *env) {
+	e.activated(t, tid1, mid1, sn1)
+	first := terminal.SignOnSeq(2, 500)
+	got, err := e.RotateKeys(e.ctx, tid1, 0, workingKeys(0x10), first)
+	if err != nil || got.SignOnSeq != first {
+		t.Fatalf("first sign-on: %d, %v", got.SignOnSeq, err)
+	}
+	for _, stale := range []struct {
+		name string
+		seq  uint64
+	}{{"same STAN", first}, {"earlier STAN", terminal.SignOnSeq(2, 499)}, {"earlier batch", terminal.SignOnSeq(1, 900)}} {
+		late := workingKeys(0x20)
+		_, err := e.RotateKeys(e.ctx, tid1, 1, late, stale.seq)
+		wantErr(t, "RotateKeys "+stale.name, err, terminal.ErrStale, late.PIK, late.MAK)
+	}
+	if read, _ := e.GetTerminal(e.ctx, tid1); read.KeyGeneration != 1 || read.SignOnSeq != first || !read.Keys.MAK.Equal(got.Keys.MAK) {
+		t.Errorf("after stale sign-ons: generation %d seq %d, keys kept %v", read.KeyGeneration, read.SignOnSeq, read.Keys.MAK.Equal(got.Keys.MAK))
+	}
+	// A later STAN of the same batch, and a later batch with a smaller STAN, are fresh.
+	if got, err = e.RotateKeys(e.ctx, tid1, 1, workingKeys(0x30), terminal.SignOnSeq(2, 501)); err != nil {
+		t.Fatalf("later STAN: %v", err)
+	}
+	if got, err = e.RotateKeys(e.ctx, tid1, 2, workingKeys(0x40), terminal.SignOnSeq(3, 1)); err != nil || got.SignOnSeq != terminal.SignOnSeq(3, 1) {
+		t.Fatalf("later batch: %d, %v", got.SignOnSeq, err)
+	}
+	// Re-activation installs a new TMK: the terminal may start counting again.
+	if _, err := e.IssueActivationCode(e.ctx, tid1, key(hsm.KeyACV, 0x51, 32), 0); err != nil {
+		t.Fatal(err)
+	}
+	act, err := e.Activate(e.ctx, sn1, key(hsm.KeyACV, 0x51, 32), key(hsm.KeyTMK, 0x52, 16))
+	if err != nil || act.SignOnSeq != 0 {
+		t.Fatalf("re-activation: seq %d, %v", act.SignOnSeq, err)
+	}
+	if _, err := e.RotateKeys(e.ctx, tid1, act.KeyGeneration, workingKeys(0x60), terminal.SignOnSeq(1, 1)); err != nil {
+		t.Errorf("first sign-on after re-activation: %v", err)
+	}
+	// A new device (another SN) drops keys and the counter too.
+	rebound, err := e.BindSN(e.ctx, tid1, sn2)
+	if err != nil || rebound.SignOnSeq != 0 {
+		t.Errorf("BindSN of a new device: seq %d, %v", rebound.SignOnSeq, err)
+	}
 }
 
 func testAdvanceBatch(t *testing.T, e *env) {

@@ -113,7 +113,7 @@ func testConcurrentRotateKeys(t *testing.T, e *env) {
 		keys[i] = workingKeys(byte(i * 8))
 	}
 	errs := race(racers, func(i int) error {
-		_, err := e.RotateKeys(e.ctx, tid1, 0, keys[i])
+		_, err := e.RotateKeys(e.ctx, tid1, 0, keys[i], terminal.SignOnSeq(1, uint32(i+1)))
 		return err
 	})
 	winner := oneWinner(t, "RotateKeys", errs, terminal.ErrConflict)

@@ -68,6 +68,7 @@ func Run(t *testing.T, newStore Factory) {
 		{"ActivationExpiry", testActivationExpiry},
 		{"ActivationWrongProofs", testActivationWrongProofs},
 		{"RotateKeys", testRotateKeys},
+		{"SignOnFreshness", testSignOnFreshness},
 		{"AdvanceBatch", testAdvanceBatch},
 		{"Seen", testSeen},
 		{"ConcurrentActivate", testConcurrentActivate},

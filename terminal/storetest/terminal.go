@@ -162,7 +162,7 @@ func testTerminalValidation(t *testing.T, e *env) {
 // testTerminalCopies checks that callers cannot change the store through returned values.
 func testTerminalCopies(t *testing.T, e *env) {
 	e.activated(t, tid1, mid1, sn1)
-	if _, err := e.RotateKeys(e.ctx, tid1, 0, workingKeys(0x30)); err != nil {
+	if _, err := e.RotateKeys(e.ctx, tid1, 0, workingKeys(0x30), terminal.SignOnSeq(1, 1)); err != nil {
 		t.Fatalf("RotateKeys: %v", err)
 	}
 	got, _ := e.GetTerminal(e.ctx, tid1)
@@ -179,7 +179,7 @@ func testTerminalCopies(t *testing.T, e *env) {
 	}
 	// Nor through values passed in.
 	keys := workingKeys(0x40)
-	rotated, err := e.RotateKeys(e.ctx, tid1, 1, keys)
+	rotated, err := e.RotateKeys(e.ctx, tid1, 1, keys, terminal.SignOnSeq(1, 2))
 	if err != nil {
 		t.Fatalf("RotateKeys: %v", err)
 	}
