@@ -23,6 +23,7 @@ func runAPISuite(t *testing.T, newStore storeFactory) {
 	t.Run("create terminal validation", func(t *testing.T) { testCreateValidation(t, newEnv(t, newStore(t), nil)) })
 	t.Run("activation codes", func(t *testing.T) { testActivationCodes(t, newEnv(t, newStore(t), nil)) })
 	t.Run("block and unblock", func(t *testing.T) { testBlock(t, newEnv(t, newStore(t), nil)) })
+	t.Run("unlock activation", func(t *testing.T) { testUnlockActivation(t, newEnv(t, newStore(t), nil)) })
 	t.Run("resign and software", func(t *testing.T) { testResignSoftware(t, newEnv(t, newStore(t), nil)) })
 	t.Run("list terminals", func(t *testing.T) { testListTerminals(t, newEnv(t, newStore(t), nil)) })
 	t.Run("unknown terminal", func(t *testing.T) { testUnknownTerminal(t, newEnv(t, newStore(t), nil)) })
@@ -319,6 +320,33 @@ func testActivationCodes(t *testing.T, e *env) {
 	_, err = e.c.IssueActivationCode(ctx, tid(2), 100*24*time.Hour)
 	wantAPIError(t, err, http.StatusBadRequest, adminapi.ErrInvalid)
 	_, err = e.c.IssueActivationCode(ctx, tid(9), 0)
+	wantAPIError(t, err, http.StatusNotFound, adminapi.ErrNotFound)
+}
+
+// testUnlockActivation: an SN delayed by wrong proofs may present its code again after an
+// operator's unlock; the answer shows the code's state, never the code.
+func testUnlockActivation(t *testing.T, e *env) {
+	ctx := ctxT(t)
+	res, err := e.c.CreateTerminal(ctx, adminapi.CreateTerminalRequest{TID: tid(1), MID: mid(1), SN: "SN-U", Merchant: merchantFields("U")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range terminal.FreeProofs + 1 {
+		if _, err := e.store.ClaimProof(ctx, "SN-U"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := e.store.GetActivationCode(ctx, "SN-U"); !errors.Is(err, terminal.ErrLocked) {
+		t.Fatalf("after %d proofs: %v, want ErrLocked", terminal.FreeProofs+1, err)
+	}
+	a, err := e.c.UnlockActivation(ctx, tid(1))
+	if err != nil || a.TID != tid(1) || a.SN != "SN-U" || a.Proofs != 0 || a.LockedUntil != nil || a.Spent {
+		t.Fatalf("UnlockActivation = %+v, %v", a, err)
+	}
+	if _, err := e.activate(t, "SN-U", res.ActivationCode); err != nil {
+		t.Errorf("activation after unlock: %v", err)
+	}
+	_, err = e.c.UnlockActivation(ctx, tid(2))
 	wantAPIError(t, err, http.StatusNotFound, adminapi.ErrNotFound)
 }
 

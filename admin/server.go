@@ -29,6 +29,7 @@ type Registry interface {
 	Block(ctx context.Context, tid string, reason terminal.BlockReason) (terminal.Terminal, error)
 	Unblock(ctx context.Context, tid string) (terminal.Terminal, error)
 	IssueActivationCode(ctx context.Context, tid string, verifier hsm.WrappedKey, ttl time.Duration) (terminal.ActivationCode, error)
+	UnlockActivation(ctx context.Context, tid string) (terminal.ActivationCode, error)
 }
 
 // ActivationCodes draws one-time activation codes; hsm.Module satisfies it.
@@ -106,6 +107,7 @@ func (s *Server) routes() {
 	m.HandleFunc("GET "+adminapi.PathTerminals, s.api(s.listTerminals))
 	m.HandleFunc("GET "+adminapi.PathTerminals+"/{tid}", s.api(s.getTerminal))
 	m.HandleFunc("POST "+adminapi.PathTerminals+"/{tid}/activation-code", s.api(s.issueCode))
+	m.HandleFunc("POST "+adminapi.PathTerminals+"/{tid}/activation/unlock", s.api(s.unlockActivation))
 	m.HandleFunc("POST "+adminapi.PathTerminals+"/{tid}/block", s.api(s.block))
 	m.HandleFunc("POST "+adminapi.PathTerminals+"/{tid}/unblock", s.api(s.unblock))
 	m.HandleFunc("POST "+adminapi.PathTerminals+"/{tid}/resign", s.api(s.resign))

@@ -195,6 +195,22 @@ func (s *Server) issueCode(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
+// unlockActivation: POST /v1/terminals/{tid}/activation/unlock lifts the SN's proof back-off.
+func (s *Server) unlockActivation(w http.ResponseWriter, r *http.Request) error {
+	if err := decodeBody(w, r, s.cfg.MaxBodyBytes, &struct{}{}, true); err != nil {
+		return err
+	}
+	c, err := s.reg.UnlockActivation(r.Context(), r.PathValue("tid"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, adminapi.ActivationStatus{
+		TID: c.TID, SN: c.SN, Proofs: c.WrongProofs, LockedUntil: optTime(c.LockedUntil),
+		ExpiresAt: c.ExpiresAt, Spent: c.Spent(),
+	})
+	return nil
+}
+
 // block: POST /v1/terminals/{tid}/block {"reason": "lost|stolen|other"}.
 func (s *Server) block(w http.ResponseWriter, r *http.Request) error {
 	var req adminapi.BlockRequest

@@ -140,6 +140,14 @@ func (c *Client) Unblock(ctx context.Context, tid string) (Terminal, error) {
 	return t, err
 }
 
+// UnlockActivation lifts the proof back-off of the terminal's activation code, so its SN may
+// present a proof at once (an operator's audited action).
+func (c *Client) UnlockActivation(ctx context.Context, tid string) (ActivationStatus, error) {
+	var a ActivationStatus
+	err := c.do(ctx, http.MethodPost, terminalPath(tid, "activation/unlock"), nil, nil, &a)
+	return a, err
+}
+
 // ForceSignOn makes the gateway tell the terminal, in its next response, to sign on again.
 func (c *Client) ForceSignOn(ctx context.Context, tid string) (Terminal, error) {
 	var t Terminal

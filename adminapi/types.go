@@ -203,3 +203,14 @@ type ErrorBody struct {
 func (r CreateTerminalResponse) String() string {
 	return "terminal " + r.Terminal.TID + " created (activation code hidden)"
 }
+
+// ActivationStatus is where a terminal's activation code stands, without the code.
+type ActivationStatus struct {
+	TID    string `json:"tid"`
+	SN     string `json:"sn"`
+	Proofs int    `json:"proofs"` // proofs presented since the code was issued or unlocked
+	// LockedUntil is when the SN may present its next proof; nil when it may now.
+	LockedUntil *time.Time `json:"locked_until,omitempty"`
+	ExpiresAt   time.Time  `json:"expires_at"`
+	Spent       bool       `json:"spent"`
+}

@@ -132,25 +132,27 @@ func testDeclines(t *testing.T, redisURL string) {
 			t.Fatalf("sign-on by operator 09: %s, want 05", rc)
 		}
 	})
-	t.Run("wrong activation proof locks the SN", func(t *testing.T) {
+	t.Run("wrong activation proofs delay the SN", func(t *testing.T) {
 		const sn = "000002021000100004"
 		good := e.provision("TERMD004", sn)
 		term := e.terminal(sn, nil)
-		for i := 1; i <= 5; i++ {
+		for i := 1; i <= terminal.FreeProofs+1; i++ {
 			wrong, err := e.node.HSM.NewActivationCode(ctx)
 			must(t, err)
 			res, err := term.Activate(ctx, wrong.Code, nil)
 			declined(t, "activation with a wrong code", res, err, "A7")
 		}
 		res, err := term.Activate(ctx, good, nil)
-		declined(t, "activation with the right code after 5 wrong proofs", res, err, "A7")
-		code, err := e.node.HSM.NewActivationCode(ctx)
-		must(t, err)
-		if _, err := e.node.Registry.IssueActivationCode(ctx, "TERMD004", code.Verifier, 0); err != nil {
+		declined(t, "activation with the right code inside the back-off", res, err, "A7")
+		if n := e.securityEvents("TERMD004", "activation_delayed"); n != 1 {
+			t.Errorf("security events activation_delayed: %d, want 1", n)
+		}
+		// An operator lifts the delay: the code the terminal was given still works.
+		if _, err := e.node.Registry.UnlockActivation(ctx, "TERMD004"); err != nil {
 			t.Fatal(err)
 		}
-		res, err = term.Activate(ctx, code.Code, nil)
-		expect(t, "activation with a re-issued code", res, err, "00")
+		res, err = term.Activate(ctx, good, nil)
+		expect(t, "activation after the operator's unlock", res, err, "00")
 	})
 	t.Run("unsupported message", func(t *testing.T) {
 		m := d.purchase(d.nextSTAN(), testPAN, 100, "")

@@ -9,6 +9,7 @@ import (
 	"github.com/posgate/posgate/app"
 	"github.com/posgate/posgate/codec"
 	"github.com/posgate/posgate/internal/redistest"
+	"github.com/posgate/posgate/terminal"
 )
 
 // fakeClock is the gateway's injected clock: real time plus what the test advanced.
@@ -166,5 +167,38 @@ func TestLegacySignOnRateLimited(t *testing.T) {
 	resp, _ = d.exchange(noSN())
 	if string(resp.Field(39)) != "00" {
 		t.Fatalf("legacy sign-on a minute later: %s", resp.Field(39))
+	}
+}
+
+// Guesses of an activation code sent in parallel are counted before they are checked: of 12
+// wrong proofs racing on 12 connections exactly FreeProofs+1 reach the security module, the
+// rest find the SN delayed — and no failure to count lets a proof through unchecked.
+func TestActivationGuessesInParallel(t *testing.T) {
+	e := startNode(t, "", nil)
+	const sn, tid = "000002021000200003", "TERMR003"
+	e.provision(tid, sn)
+	const racers = 12
+	codes := make([]string, racers)
+	var wg sync.WaitGroup
+	for i := range racers {
+		term := e.terminal(sn, nil)
+		wrong, err := e.node.HSM.NewActivationCode(e.ctx)
+		must(t, err)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			res, _ := term.Activate(e.ctx, wrong.Code, nil)
+			codes[i] = res.Code
+		}()
+	}
+	wg.Wait()
+	for i, c := range codes {
+		if c != "A7" {
+			t.Errorf("racer %d: %q, want A7", i, c)
+		}
+	}
+	checked, delayed := e.securityEvents(tid, "activation_proof"), e.securityEvents(tid, "activation_delayed")
+	if checked != terminal.FreeProofs+1 || delayed != racers-checked {
+		t.Errorf("proofs checked %d (want %d), delayed %d (want %d)", checked, terminal.FreeProofs+1, delayed, racers-terminal.FreeProofs-1)
 	}
 }

@@ -75,9 +75,11 @@ const (
 	secBlocked  = "blocked"
 	secUnknown  = "unknown_terminal"
 	secProof    = "activation_proof"
-	secOperator = "operator"
-	secMerchant = "merchant_mismatch"
-	secKeys     = "keys"
+	// secProofDelay: an activation proof sooner than the SN's back-off allows.
+	secProofDelay = "activation_delayed"
+	secOperator   = "operator"
+	secMerchant   = "merchant_mismatch"
+	secKeys       = "keys"
 	// secReplay: a sign-on whose batch and STAN do not follow the last accepted one.
 	secReplay = "replayed_sign_on"
 	// secLegacyRate: a legacy sign-on (no 59) sooner than LegacySignOnInterval after the last.

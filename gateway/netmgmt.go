@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"time"
 
 	"go.uber.org/zap"
 
@@ -32,24 +33,30 @@ func (p *Processor) activate(ctx context.Context, t *txn) ([]byte, error) {
 		return p.reject(ctx, t, "30")
 	}
 	sn := string(ti.SN)
-	code, err := p.d.Registry.GetActivationCode(ctx, sn)
+	// The proof is counted before it is checked (one atomic claim), so parallel guesses
+	// cannot outrun the back-off; a claim that cannot be recorded checks nothing.
+	code, err := p.d.Registry.ClaimProof(ctx, sn)
 	switch {
 	case errors.Is(err, terminal.ErrLocked):
-		p.security(t, secProof)
+		if term, err := p.d.Registry.GetTerminalBySN(ctx, sn); err == nil {
+			t.term.TID = term.TID // names the terminal in the security event
+		}
+		p.security(t, secProofDelay)
 		return p.reject(ctx, t, "A7")
 	case errors.Is(err, terminal.ErrInvalid), errors.Is(err, terminal.ErrNotFound), errors.Is(err, terminal.ErrCodeSpent),
 		errors.Is(err, terminal.ErrCodeExpired):
 		p.security(t, secUnknown)
 		return p.reject(ctx, t, "97")
 	case err != nil:
-		return p.systemError(ctx, t, "activation code lookup", err)
+		return p.systemError(ctx, t, "activation proof claim", err)
 	}
+	t.term.TID = code.TID
 	act, err := p.d.HSM.Activate(ctx, code.Verifier, ti.SN, pub, proof)
 	switch {
 	case errors.Is(err, hsm.ErrProof):
 		p.security(t, secProof)
-		left, _ := p.d.Registry.RecordWrongProof(ctx, sn)
-		p.log.Warn("wrong activation proof", zap.String("tid", code.TID), zap.Int("proofs_left", left))
+		p.log.Warn("wrong activation proof", zap.String("tid", code.TID), zap.Int("proofs", code.WrongProofs),
+			zap.Timep("next_proof_at", optTime(code.LockedUntil)))
 		return p.reject(ctx, t, "A7")
 	case errors.Is(err, hsm.ErrPublicKey):
 		return p.reject(ctx, t, "A7")
@@ -62,8 +69,7 @@ func (p *Processor) activate(ctx context.Context, t *txn) ([]byte, error) {
 	case errors.As(err, &se):
 		p.security(t, secBlocked)
 		return p.reject(ctx, t, "58")
-	case errors.Is(err, terminal.ErrCodeSpent), errors.Is(err, terminal.ErrConflict), errors.Is(err, terminal.ErrLocked),
-		errors.Is(err, terminal.ErrCodeExpired):
+	case errors.Is(err, terminal.ErrCodeSpent), errors.Is(err, terminal.ErrConflict), errors.Is(err, terminal.ErrCodeExpired):
 		return p.reject(ctx, t, "97")
 	case err != nil:
 		return p.systemError(ctx, t, "activation", err)
@@ -292,4 +298,12 @@ func (p *Processor) systemError(ctx context.Context, t *txn, what string, err er
 func threeDigits(n uint16) string {
 	b := [3]byte{byte('0' + n/100%10), byte('0' + n/10%10), byte('0' + n%10)}
 	return string(b[:])
+}
+
+// optTime returns nil for the zero time (a log field that is left out).
+func optTime(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	return &t
 }

@@ -21,8 +21,9 @@ var (
 	ErrCodeExpired = errors.New("terminal: activation code expired")
 	// ErrCodeSpent: the activation code was already used.
 	ErrCodeSpent = errors.New("terminal: activation code already spent")
-	// ErrLocked: too many wrong activation proofs; the SN is locked until a new code is issued.
-	ErrLocked = errors.New("terminal: serial number locked after wrong activation proofs")
+	// ErrLocked: the SN presented too many activation proofs and must wait (ProofDelay) before
+	// the next; an operator may unlock it (UnlockActivation) or issue a new code.
+	ErrLocked = errors.New("terminal: serial number must wait before another activation proof")
 	// ErrStale: a sign-on is not fresh — its batch and STAN do not come after the last
 	// accepted sign-on's (a replay); the keys were not rotated.
 	ErrStale = errors.New("terminal: sign-on not fresh")

@@ -14,7 +14,7 @@ import (
 // wrapping ErrInvalid. Records are returned by value and share no memory with the store.
 //
 // Operations that gateway nodes may race on are atomic: Activate (exactly one of several
-// concurrent callers wins), RecordWrongProof, AdvanceBatch, RotateKeys and SN binding.
+// concurrent callers wins), ClaimProof, AdvanceBatch, RotateKeys and SN binding.
 // Implementations: terminal/redisstore and terminal/memstore; both pass terminal/storetest.
 type Store interface {
 	// CreateMerchant stores a new merchant. ErrExists if the MID is taken.
@@ -59,21 +59,25 @@ type Store interface {
 	Unblock(ctx context.Context, tid string) (Terminal, error)
 
 	// IssueActivationCode records a new activation code for the terminal's bound SN, replacing
-	// any previous one and resetting the SN's wrong-proof count. ttl 0 means DefaultCodeTTL.
+	// any previous one and resetting the SN's proof count and delay. ttl 0 means DefaultCodeTTL.
 	// ErrNoSN if no SN is bound; a *StatusError if the terminal is blocked.
 	IssueActivationCode(ctx context.Context, tid string, verifier hsm.WrappedKey, ttl time.Duration) (ActivationCode, error)
-	// GetActivationCode returns the code issued to sn if it can still be spent; otherwise
-	// ErrNotFound, ErrLocked, ErrCodeSpent or ErrCodeExpired.
+	// GetActivationCode returns the code issued to sn if a proof may be presented for it now;
+	// otherwise ErrNotFound, ErrLocked, ErrCodeSpent or ErrCodeExpired.
 	GetActivationCode(ctx context.Context, sn string) (ActivationCode, error)
-	// RecordWrongProof counts a wrong activation proof for sn and returns how many proofs
-	// remain. The proof that exhausts them returns 0 and ErrLocked, as do later calls.
-	// ErrNotFound if sn has no code.
-	RecordWrongProof(ctx context.Context, sn string) (remaining int, err error)
+	// ClaimProof is called before a terminal's activation proof is checked: atomically, it
+	// refuses if the code cannot take a proof now (as GetActivationCode), else counts the proof
+	// and delays the next by ProofDelay (ActivationCode.Claimed), and returns the code. Of
+	// concurrent claims each is counted once, so parallel guesses cannot exceed the policy.
+	ClaimProof(ctx context.Context, sn string) (ActivationCode, error)
+	// UnlockActivation lets the terminal's SN present proofs again at once: the proof count and
+	// delay of its code are reset (an operator's action, audited). ErrNotFound if it has no code.
+	UnlockActivation(ctx context.Context, tid string) (ActivationCode, error)
 	// Activate spends sn's activation code — which must still be the one whose verifier the
 	// caller checked the proof with (ErrConflict otherwise) — and installs tmk: working keys
 	// are cleared and the terminal becomes active. Of concurrent callers exactly one succeeds;
-	// the others get ErrCodeSpent. ErrLocked, ErrCodeExpired or a *StatusError (blocked) also
-	// refuse it.
+	// the others get ErrCodeSpent. ErrCodeExpired or a *StatusError (blocked) also refuse it;
+	// the proof delay does not (the caller's claim was counted).
 	Activate(ctx context.Context, sn string, verifier, tmk hsm.WrappedKey) (Terminal, error)
 
 	// RotateKeys installs new working keys after the sign-on numbered seq (SignOnSeq) if the

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/posgate/posgate/hsm"
 )
@@ -203,6 +204,18 @@ func TestSignOnFresh(t *testing.T) {
 	} {
 		if got := SignOnFresh(c.next, c.last); got != c.want {
 			t.Errorf("SignOnFresh(%d, %d) = %v, want %v", c.next, c.last, got, c.want)
+		}
+	}
+}
+
+func TestProofDelay(t *testing.T) {
+	for n, want := range map[int]time.Duration{
+		1: 0, FreeProofs: 0, FreeProofs + 1: ProofBackoffBase,
+		FreeProofs + 2: 2 * ProofBackoffBase, FreeProofs + 4: 8 * ProofBackoffBase,
+		FreeProofs + 40: MaxProofBackoff, 1 << 20: MaxProofBackoff,
+	} {
+		if got := ProofDelay(n); got != want {
+			t.Errorf("ProofDelay(%d) = %v, want %v", n, got, want)
 		}
 	}
 }

@@ -41,6 +41,7 @@ var terminalCommands = []struct {
 	{"block", "block TID --reason lost|stolen|other", termBlock},
 	{"unblock", "unblock TID", termUnblock},
 	{"code", "code TID [--ttl 168h]", termCode},
+	{"unlock", "unlock TID (lift the activation-proof back-off)", termUnlock},
 	{"resign", "resign TID", termResign},
 	{"software", "software TID --target VERSION", termSoftware},
 	{"import", "import FILE.csv (- for stdin)", termImport},
@@ -397,6 +398,25 @@ func termUnblock(c *termCmd, args []string) int {
 		return status
 	}
 	return c.change(pos[0], cl.Unblock, func(t adminapi.Terminal) string { return statusText(t) })
+}
+
+func termUnlock(c *termCmd, args []string) int {
+	cl, pos, status, ok := c.setup(args, 1)
+	if !ok {
+		return status
+	}
+	ctx, cancel := c.ctx()
+	defer cancel()
+	a, err := cl.UnlockActivation(ctx, pos[0])
+	if err != nil {
+		return c.apiFail(err)
+	}
+	if *c.asJSON {
+		return c.printJSON(a)
+	}
+	fmt.Fprintf(c.stdout, "terminal %s: SN %s may present activation proofs again (code expires %s)\n",
+		a.TID, a.SN, fmtTime(&a.ExpiresAt))
+	return exitOK
 }
 
 func termResign(c *termCmd, args []string) int {

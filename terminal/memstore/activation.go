@@ -78,10 +78,10 @@ func (s *Store) GetActivationCode(_ context.Context, sn string) (terminal.Activa
 	return copyCode(c), nil
 }
 
-// RecordWrongProof implements terminal.Store.
-func (s *Store) RecordWrongProof(_ context.Context, sn string) (int, error) {
+// ClaimProof implements terminal.Store.
+func (s *Store) ClaimProof(_ context.Context, sn string) (terminal.ActivationCode, error) {
 	if err := terminal.ValidSN(sn); err != nil {
-		return 0, err
+		return terminal.ActivationCode{}, err
 	}
 	var next terminal.ActivationCode
 	err := s.write(func() (*entry, error) {
@@ -89,20 +89,38 @@ func (s *Store) RecordWrongProof(_ context.Context, sn string) (int, error) {
 		if err != nil {
 			return nil, err
 		}
-		if c.Locked() {
-			return nil, terminal.NewRecordError(terminal.KindSN, sn, terminal.ErrLocked)
+		now := s.now()
+		if err := c.Usable(now); err != nil {
+			return nil, err
 		}
-		next = *c // the verifier's cipher is shared: no version is ever modified
-		next.WrongProofs++
+		next = c.Claimed(now) // the verifier's cipher is shared: no version is ever modified
 		return &entry{Code: &next}, nil
 	})
 	if err != nil {
-		return 0, err
+		return terminal.ActivationCode{}, err
 	}
-	if next.Locked() { // this proof was the last one allowed
-		return 0, terminal.NewRecordError(terminal.KindSN, sn, terminal.ErrLocked)
+	return copyCode(&next), nil
+}
+
+// UnlockActivation implements terminal.Store.
+func (s *Store) UnlockActivation(_ context.Context, tid string) (terminal.ActivationCode, error) {
+	if err := terminal.ValidTID(tid); err != nil {
+		return terminal.ActivationCode{}, err
 	}
-	return terminal.MaxWrongProofs - next.WrongProofs, nil
+	var next terminal.ActivationCode
+	err := s.write(func() (*entry, error) {
+		c, ok := s.codes[tid]
+		if !ok {
+			return nil, notFound(terminal.KindActivationCode, tid)
+		}
+		next = *c
+		next.WrongProofs, next.LockedUntil = 0, time.Time{}
+		return &entry{Code: &next}, nil
+	})
+	if err != nil {
+		return terminal.ActivationCode{}, err
+	}
+	return copyCode(&next), nil
 }
 
 // Activate implements terminal.Store.
@@ -123,7 +141,7 @@ func (s *Store) Activate(_ context.Context, sn string, verifier, tmk hsm.Wrapped
 			return nil, err
 		}
 		now := s.now()
-		if err := c.Usable(now); err != nil {
+		if err := c.Spendable(now); err != nil {
 			return nil, err
 		}
 		if !c.Verifier.Equal(verifier) {
@@ -134,7 +152,7 @@ func (s *Store) Activate(_ context.Context, sn string, verifier, tmk hsm.Wrapped
 		}
 		// The spent code stays (a retried activation gets ErrCodeSpent): one line holds both.
 		spent := *c
-		spent.SpentAt = now
+		spent.SpentAt, spent.WrongProofs, spent.LockedUntil = now, 0, time.Time{}
 		t = *cur
 		t.Keys = terminal.Keys{TMK: hsm.WrappedKey{Type: tmk.Type, KCV: tmk.KCV, Cipher: append([]byte(nil), tmk.Cipher...)}}
 		t.SignOnSeq = 0

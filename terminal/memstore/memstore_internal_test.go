@@ -41,7 +41,7 @@ func populate(t testing.TB, s *Store) terminal.Terminal {
 	if _, err := s.IssueActivationCode(ctx, tid, v, time.Hour); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.RecordWrongProof(ctx, sn); err != nil {
+	if _, err := s.ClaimProof(ctx, sn); err != nil {
 		t.Fatal(err)
 	}
 	_, err := s.RotateKeys(ctx, tid, 0, terminal.Keys{

@@ -61,24 +61,35 @@ func (s *Store) GetActivationCode(ctx context.Context, sn string) (terminal.Acti
 	return c, nil
 }
 
-// RecordWrongProof implements terminal.Store.
-func (s *Store) RecordWrongProof(ctx context.Context, sn string) (int, error) {
+// ClaimProof implements terminal.Store.
+func (s *Store) ClaimProof(ctx context.Context, sn string) (terminal.ActivationCode, error) {
 	if err := terminal.ValidSN(sn); err != nil {
-		return 0, err
+		return terminal.ActivationCode{}, err
 	}
 	tid, err := s.snHolder(ctx, sn)
 	if err != nil {
-		return 0, err
+		return terminal.ActivationCode{}, err
 	}
-	n, err := wrongProof.Run(ctx, s.rdb, []string{s.k.terminal(tid), s.k.code(tid)},
-		sn, strconv.Itoa(terminal.MaxWrongProofs)).Int()
+	res, err := claimProof.Run(ctx, s.rdb, []string{s.k.terminal(tid), s.k.code(tid)},
+		sn, micros(s.now()), strconv.Itoa(terminal.FreeProofs),
+		strconv.FormatInt(terminal.ProofBackoffBase.Microseconds(), 10),
+		strconv.FormatInt(terminal.MaxProofBackoff.Microseconds(), 10)).Slice()
 	if err != nil {
-		return 0, s.scriptErr("record wrong proof", err, terminal.KindActivationCode, sn, tid)
+		return terminal.ActivationCode{}, s.scriptErr("claim activation proof", err, terminal.KindActivationCode, sn, tid)
 	}
-	if n >= terminal.MaxWrongProofs {
-		return 0, terminal.NewRecordError(terminal.KindSN, sn, terminal.ErrLocked)
+	return decodeCode(pairs(res))
+}
+
+// UnlockActivation implements terminal.Store.
+func (s *Store) UnlockActivation(ctx context.Context, tid string) (terminal.ActivationCode, error) {
+	if err := terminal.ValidTID(tid); err != nil {
+		return terminal.ActivationCode{}, err
 	}
-	return terminal.MaxWrongProofs - n, nil
+	res, err := unlockCode.Run(ctx, s.rdb, []string{s.k.code(tid)}).Slice()
+	if err != nil {
+		return terminal.ActivationCode{}, s.scriptErr("unlock activation", err, terminal.KindActivationCode, tid, tid)
+	}
+	return decodeCode(pairs(res))
 }
 
 // Activate implements terminal.Store.
@@ -102,7 +113,7 @@ func (s *Store) Activate(ctx context.Context, sn string, verifier, tmk hsm.Wrapp
 		return terminal.Terminal{}, err
 	}
 	res, err := activate.Run(ctx, s.rdb, []string{s.k.terminal(tid), s.k.code(tid)},
-		sn, ver, key, micros(s.now()), strconv.Itoa(terminal.MaxWrongProofs)).Slice()
+		sn, ver, key, micros(s.now())).Slice()
 	if err != nil {
 		return terminal.Terminal{}, s.scriptErr("activate", err, terminal.KindActivationCode, sn, tid)
 	}

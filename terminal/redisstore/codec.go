@@ -22,6 +22,7 @@ const (
 	fName, fMCC, fCity, fPlan, fAcct = "name", "mcc", "city", "plan", "acct"
 	// activation code
 	fVerifier, fIssued, fExpires, fSpent, fWrong = "ver", "iss", "exp", "spent", "wrong"
+	fLock                                        = "lock" // absent in codes issued before it existed: 0
 )
 
 var errCorrupt = errors.New("redisstore: corrupt record")
@@ -192,6 +193,9 @@ func decodeCode(h map[string]string) (terminal.ActivationCode, error) {
 		return c, bad(fWrong)
 	}
 	c.WrongProofs = n
+	if c.LockedUntil, ok = parseMicros(h[fLock]); !ok {
+		return c, bad(fLock)
+	}
 	return c, nil
 }
 

@@ -74,14 +74,14 @@ return redis.call('HGETALL', KEYS[1])
 `)
 
 // issueCode: KEYS[1] terminal, KEYS[2] code; ARGV[1] TID, ARGV[2] verifier, ARGV[3] issue time,
-// ARGV[4] expiry. Replaces any code and resets the wrong-proof count.
+// ARGV[4] expiry. Replaces any code and resets the proof count and delay.
 var issueCode = redis.NewScript(`
 local t = redis.call('HMGET', KEYS[1], 'rev', 'sn', 'st', 'rsn')
 if not t[1] then return redis.error_reply('PG_NOTFOUND') end
 if not t[2] or t[2] == '' then return redis.error_reply('PG_NOSN') end
 if t[3] == 'blocked' then return redis.error_reply('PG_STATUS blocked ' .. t[4]) end
 redis.call('DEL', KEYS[2])
-redis.call('HSET', KEYS[2], 'tid', ARGV[1], 'sn', t[2], 'ver', ARGV[2], 'iss', ARGV[3], 'exp', ARGV[4], 'spent', '0', 'wrong', '0')
+redis.call('HSET', KEYS[2], 'tid', ARGV[1], 'sn', t[2], 'ver', ARGV[2], 'iss', ARGV[3], 'exp', ARGV[4], 'spent', '0', 'wrong', '0', 'lock', '0')
 return redis.call('HGETALL', KEYS[2])
 `)
 
@@ -95,27 +95,49 @@ end
 return redis.call('HGETALL', KEYS[2])
 `)
 
-// wrongProof: KEYS[1] terminal, KEYS[2] code; ARGV[1] SN, ARGV[2] maximum. Returns the count.
-var wrongProof = redis.NewScript(`
+// claimProof: KEYS[1] terminal, KEYS[2] code; ARGV[1] SN, ARGV[2] now, ARGV[3] free proofs,
+// ARGV[4] first delay, ARGV[5] maximum delay (microseconds). Counts a proof before it is
+// checked and sets the next proof's earliest time (terminal.ProofDelay). Returns the code.
+var claimProof = redis.NewScript(`
 local sn = redis.call('HGET', KEYS[1], 'sn')
-local c = redis.call('HMGET', KEYS[2], 'sn', 'wrong')
+local c = redis.call('HMGET', KEYS[2], 'sn', 'wrong', 'spent', 'exp', 'lock')
 if not sn or sn ~= ARGV[1] or c[1] ~= ARGV[1] then return redis.error_reply('PG_NOTFOUND') end
-if tonumber(c[2]) >= tonumber(ARGV[2]) then return redis.error_reply('PG_LOCKED') end
-return redis.call('HINCRBY', KEYS[2], 'wrong', 1)
+local now = tonumber(ARGV[2])
+if tonumber(c[5] or '0') > now then return redis.error_reply('PG_LOCKED') end
+if c[3] ~= '0' then return redis.error_reply('PG_SPENT') end
+if tonumber(c[4]) <= now then return redis.error_reply('PG_EXPIRED') end
+local n = redis.call('HINCRBY', KEYS[2], 'wrong', 1)
+local lock = 0
+if n > tonumber(ARGV[3]) then
+  local d = tonumber(ARGV[4])
+  local i = tonumber(ARGV[3]) + 1
+  while i < n and d < tonumber(ARGV[5]) do d = d * 2; i = i + 1 end
+  if d > tonumber(ARGV[5]) then d = tonumber(ARGV[5]) end
+  lock = now + d
+end
+redis.call('HSET', KEYS[2], 'lock', string.format('%d', lock))
+return redis.call('HGETALL', KEYS[2])
+`)
+
+// unlockCode: KEYS[1] code. Resets the proof count and delay.
+var unlockCode = redis.NewScript(`
+if redis.call('EXISTS', KEYS[1]) == 0 then return redis.error_reply('PG_NOTFOUND') end
+redis.call('HSET', KEYS[1], 'wrong', '0', 'lock', '0')
+return redis.call('HGETALL', KEYS[1])
 `)
 
 // activate: KEYS[1] terminal, KEYS[2] code; ARGV[1] SN, ARGV[2] verifier, ARGV[3] TMK,
-// ARGV[4] now, ARGV[5] maximum wrong proofs. Spends the code and installs the TMK.
+// ARGV[4] now. Spends the code and installs the TMK (the caller's proof was claimed, so the
+// proof delay does not apply).
 var activate = redis.NewScript(`
 local t = redis.call('HMGET', KEYS[1], 'sn', 'st', 'rsn')
-local c = redis.call('HMGET', KEYS[2], 'sn', 'wrong', 'spent', 'exp', 'ver')
+local c = redis.call('HMGET', KEYS[2], 'sn', 'spent', 'exp', 'ver')
 if not t[1] or t[1] ~= ARGV[1] or c[1] ~= ARGV[1] then return redis.error_reply('PG_NOTFOUND') end
-if tonumber(c[2]) >= tonumber(ARGV[5]) then return redis.error_reply('PG_LOCKED') end
-if c[3] ~= '0' then return redis.error_reply('PG_SPENT') end
-if tonumber(c[4]) <= tonumber(ARGV[4]) then return redis.error_reply('PG_EXPIRED') end
-if c[5] ~= ARGV[2] then return redis.error_reply('PG_CONFLICT') end
+if c[2] ~= '0' then return redis.error_reply('PG_SPENT') end
+if tonumber(c[3]) <= tonumber(ARGV[4]) then return redis.error_reply('PG_EXPIRED') end
+if c[4] ~= ARGV[2] then return redis.error_reply('PG_CONFLICT') end
 if t[2] == 'blocked' then return redis.error_reply('PG_STATUS blocked ' .. t[3]) end
-redis.call('HSET', KEYS[2], 'spent', ARGV[4])
+redis.call('HSET', KEYS[2], 'spent', ARGV[4], 'wrong', '0', 'lock', '0')
 redis.call('HSET', KEYS[1], 'tmk', ARGV[3], 'pik', '', 'mak', '', 'tdk', '', 'sseq', '0', 'st', 'active', 'rsn', '', 'mtime', ARGV[4])
 redis.call('HINCRBY', KEYS[1], 'rev', 1)
 return redis.call('HGETALL', KEYS[1])

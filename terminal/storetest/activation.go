@@ -118,8 +118,8 @@ func testActivationSpend(t *testing.T, e *env) {
 	if read, _ := e.GetTerminal(e.ctx, tid1); !read.Keys.TMK.Equal(tmk) {
 		t.Error("second Activate replaced the TMK")
 	}
-	_, err = e.RecordWrongProof(e.ctx, sn2)
-	wantErr(t, "RecordWrongProof unknown SN", err, terminal.ErrNotFound)
+	_, err = e.ClaimProof(e.ctx, sn2)
+	wantErr(t, "ClaimProof unknown SN", err, terminal.ErrNotFound)
 
 	// Re-activation with a new code replaces the TMK and drops working keys.
 	if _, err := e.RotateKeys(e.ctx, tid1, 0, workingKeys(0x80), terminal.SignOnSeq(1, 1)); err != nil {
@@ -174,51 +174,68 @@ func testActivationExpiry(t *testing.T, e *env) {
 	}
 }
 
-func testActivationWrongProofs(t *testing.T, e *env) {
+// testActivationProofBackoff: every proof is counted when claimed; after FreeProofs each
+// further one waits ProofDelay (doubling, capped) — a delay, never a permanent lock — the right
+// proof still activates, and an operator's unlock or a new code starts the count again.
+func testActivationProofBackoff(t *testing.T, e *env) {
 	e.mustMerchant(t, mid1)
 	e.mustTerminal(t, tid1, mid1, sn1)
 	v := key(hsm.KeyACV, 0x91, 32)
 	if _, err := e.IssueActivationCode(e.ctx, tid1, v, 0); err != nil {
 		t.Fatal(err)
 	}
-	for want := terminal.MaxWrongProofs - 1; want > 0; want-- {
-		left, err := e.RecordWrongProof(e.ctx, sn1)
-		if err != nil || left != want {
-			t.Fatalf("RecordWrongProof: got %d, %v; want %d", left, err, want)
+	for n := 1; n <= terminal.FreeProofs; n++ {
+		c, err := e.ClaimProof(e.ctx, sn1)
+		if err != nil || c.WrongProofs != n || !c.LockedUntil.IsZero() || !c.Verifier.Equal(v) {
+			t.Fatalf("claim %d: %+v, %v", n, c, err)
 		}
 	}
-	if c, err := e.GetActivationCode(e.ctx, sn1); err != nil || c.WrongProofs != terminal.MaxWrongProofs-1 {
-		t.Fatalf("GetActivationCode after 4 wrong proofs: %+v, %v", c, err)
+	c, err := e.ClaimProof(e.ctx, sn1)
+	if err != nil || !c.LockedUntil.Equal(e.clock.Now().Add(terminal.ProofBackoffBase)) {
+		t.Fatalf("first claim beyond the free ones: until %v, %v", c.LockedUntil, err)
 	}
-	left, err := e.RecordWrongProof(e.ctx, sn1)
-	if left != 0 {
-		t.Errorf("fifth wrong proof: %d left, want 0", left)
-	}
-	wantErr(t, "fifth wrong proof", err, terminal.ErrLocked)
+	_, err = e.ClaimProof(e.ctx, sn1)
+	wantErr(t, "claim while delayed", err, terminal.ErrLocked)
 	var re *terminal.RecordError
 	if !errors.As(err, &re) || re.Kind != terminal.KindSN || re.ID != sn1 {
 		t.Errorf("lock error: got %#v, want RecordError for SN %s", err, sn1)
 	}
-	_, err = e.RecordWrongProof(e.ctx, sn1)
-	wantErr(t, "wrong proof when locked", err, terminal.ErrLocked)
 	_, err = e.GetActivationCode(e.ctx, sn1)
-	wantErr(t, "GetActivationCode locked", err, terminal.ErrLocked)
+	wantErr(t, "GetActivationCode delayed", err, terminal.ErrLocked)
+	// The delay doubles with each proof; refused claims were not counted.
+	e.clock.Advance(terminal.ProofBackoffBase)
+	c, err = e.ClaimProof(e.ctx, sn1)
+	if err != nil || c.WrongProofs != terminal.FreeProofs+2 || !c.LockedUntil.Equal(e.clock.Now().Add(2*terminal.ProofBackoffBase)) {
+		t.Fatalf("claim after the first delay: until %v, %v", c.LockedUntil, err)
+	}
+	// The claimed proof is the right one: it activates despite the delay it set.
 	tmk := key(hsm.KeyTMK, 0x92, 16)
-	_, err = e.Activate(e.ctx, sn1, v, tmk) // even the right proof is refused now
-	wantErr(t, "Activate locked", err, terminal.ErrLocked, v, tmk)
+	if _, err := e.Activate(e.ctx, sn1, v, tmk); err != nil {
+		t.Fatalf("Activate after a delayed claim: %v", err)
+	}
 
-	// Issuing a new code resets the count.
+	// A new code starts afresh; an operator's unlock too.
 	v2 := key(hsm.KeyACV, 0x93, 32)
-	c, err := e.IssueActivationCode(e.ctx, tid1, v2, 0)
-	if err != nil || c.WrongProofs != 0 {
-		t.Fatalf("IssueActivationCode after lock: %+v, %v", c, err)
+	c, err = e.IssueActivationCode(e.ctx, tid1, v2, 0)
+	if err != nil || c.WrongProofs != 0 || !c.LockedUntil.IsZero() {
+		t.Fatalf("IssueActivationCode: %+v, %v", c, err)
 	}
-	if left, err := e.RecordWrongProof(e.ctx, sn1); err != nil || left != terminal.MaxWrongProofs-1 {
-		t.Errorf("RecordWrongProof after re-issue: %d, %v", left, err)
+	for range terminal.FreeProofs + 1 {
+		if _, err := e.ClaimProof(e.ctx, sn1); err != nil {
+			t.Fatal(err)
+		}
 	}
-	if _, err := e.Activate(e.ctx, sn1, v2, tmk); err != nil {
-		t.Errorf("Activate after re-issue: %v", err)
+	_, err = e.ClaimProof(e.ctx, sn1)
+	wantErr(t, "claim while delayed (second code)", err, terminal.ErrLocked)
+	c, err = e.UnlockActivation(e.ctx, tid1)
+	if err != nil || c.WrongProofs != 0 || !c.LockedUntil.IsZero() {
+		t.Fatalf("UnlockActivation: %+v, %v", c, err)
 	}
+	if c, err := e.ClaimProof(e.ctx, sn1); err != nil || c.WrongProofs != 1 {
+		t.Errorf("claim after unlock: %+v, %v", c, err)
+	}
+	_, err = e.UnlockActivation(e.ctx, tid2)
+	wantErr(t, "UnlockActivation without a code", err, terminal.ErrNotFound)
 }
 
 func testRotateKeys(t *testing.T, e *env) {

@@ -40,44 +40,43 @@ func testConcurrentActivate(t *testing.T, e *env) {
 	}
 }
 
-// testConcurrentWrongProofs: concurrent wrong proofs are each counted once; exactly
-// MaxWrongProofs are accepted and the rest find the SN locked.
-func testConcurrentWrongProofs(t *testing.T, e *env) {
+// testConcurrentClaims: proofs claimed in parallel are each counted once: exactly
+// FreeProofs+1 get through (the last of them sets the delay) and every other racer finds the
+// SN delayed — parallel guesses cannot outrun the count.
+func testConcurrentClaims(t *testing.T, e *env) {
 	e.mustMerchant(t, mid1)
 	e.mustTerminal(t, tid1, mid1, sn1)
 	if _, err := e.IssueActivationCode(e.ctx, tid1, key(hsm.KeyACV, 0x12, 32), 0); err != nil {
 		t.Fatal(err)
 	}
-	left := make([]int, racers)
+	counts := make([]int, racers)
 	errs := race(racers, func(i int) error {
-		var err error
-		left[i], err = e.RecordWrongProof(e.ctx, sn1)
+		c, err := e.ClaimProof(e.ctx, sn1)
+		counts[i] = c.WrongProofs
 		return err
 	})
-	// Each accepted proof is counted once: they report 4, 3, 2, 1 left; every other racer,
-	// including the one whose proof locked the SN, gets (0, ErrLocked).
 	var counted []int
 	for i, err := range errs {
 		switch {
 		case err == nil:
-			counted = append(counted, left[i])
+			counted = append(counted, counts[i])
 		case errors.Is(err, terminal.ErrLocked):
-			if left[i] != 0 {
-				t.Errorf("RecordWrongProof racer %d: %d left with ErrLocked, want 0", i, left[i])
-			}
 		default:
-			t.Errorf("RecordWrongProof racer %d: %v", i, err)
+			t.Errorf("ClaimProof racer %d: %v", i, err)
 		}
 	}
 	slices.Sort(counted)
-	if fmt.Sprint(counted) != "[1 2 3 4]" {
-		t.Errorf("RecordWrongProof: remaining counts %v, want [1 2 3 4]", counted)
+	want := make([]int, 0, terminal.FreeProofs+1)
+	for n := 1; n <= terminal.FreeProofs+1; n++ {
+		want = append(want, n)
 	}
-	_, err := e.RecordWrongProof(e.ctx, sn1)
-	wantErr(t, "RecordWrongProof after race", err, terminal.ErrLocked)
-	c, err := e.IssueActivationCode(e.ctx, tid1, key(hsm.KeyACV, 0x13, 32), 0)
-	if err != nil || c.WrongProofs != 0 {
-		t.Errorf("re-issue after lock: %+v, %v", c, err)
+	if fmt.Sprint(counted) != fmt.Sprint(want) {
+		t.Errorf("ClaimProof: counts of the claims let through %v, want %v", counted, want)
+	}
+	c, err := e.GetActivationCode(e.ctx, sn1)
+	wantErr(t, "GetActivationCode after the race", err, terminal.ErrLocked)
+	if c, err = e.UnlockActivation(e.ctx, tid1); err != nil || c.WrongProofs != 0 {
+		t.Errorf("unlock after the race: %+v, %v", c, err)
 	}
 }
 
