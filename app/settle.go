@@ -123,7 +123,8 @@ func (l *settleLoop) run(ctx context.Context) {
 func (l *settleLoop) settleDate(ctx context.Context, d journal.Date) {
 	rec, err := l.s.Run(ctx, d, settlement.RunOptions{Out: l.out})
 	switch {
-	case errors.Is(err, settlement.ErrAlreadySettled), errors.Is(err, settlement.ErrRunInProgress):
+	case errors.Is(err, settlement.ErrAlreadySettled), errors.Is(err, settlement.ErrRunInProgress),
+		errors.Is(err, settlement.ErrSuperseded):
 		l.log.Debug("business date settled elsewhere", zap.String("date", d.String()), zap.Error(err))
 	case err != nil && ctx.Err() == nil:
 		l.log.Error("automatic settlement failed: run `posgate settle` by hand", zap.String("date", d.String()), zap.Error(err))

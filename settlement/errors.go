@@ -16,6 +16,9 @@ var (
 	ErrAlreadySettled = errors.New("settlement: business date already settled (re-run needs --rerun)")
 	// ErrRunInProgress: another run holds the date.
 	ErrRunInProgress = errors.New("settlement: a run for this date is in progress")
+	// ErrSuperseded: another run claimed the date after this one went stale; this run
+	// published nothing and recorded nothing.
+	ErrSuperseded = errors.New("settlement: the run's claim was taken over by another run")
 	// ErrNoRun: no run is recorded for the date.
 	ErrNoRun = errors.New("settlement: no run recorded")
 	// ErrUnknownFeePlan: a merchant names a fee plan the configuration does not have.

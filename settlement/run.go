@@ -122,7 +122,8 @@ func (s *Settler) Closed(d journal.Date, now time.Time) bool {
 }
 
 // Run settles business date d into opt.Out/YYYYMMDD and records the run. It returns the
-// finished run record, or an error: ErrNotClosed, ErrAlreadySettled, ErrRunInProgress, a
+// finished run record, or an error: ErrNotClosed, ErrAlreadySettled, ErrRunInProgress,
+// ErrSuperseded (another run took the stale claim over; nothing was published), a
 // *FeePlanError, ErrInvariant, or an I/O, journal or context error (the run is then
 // recorded as failed and no file of it is published).
 func (s *Settler) Run(ctx context.Context, d journal.Date, opt RunOptions) (RunRecord, error) {
@@ -147,8 +148,21 @@ func (s *Settler) Run(ctx context.Context, d journal.Date, opt RunOptions) (RunR
 	if rec.Rerun {
 		s.log.Warn("re-running a settled business date", zap.String("date", rec.BusinessDate), zap.Int("run", rec.Run))
 	}
-	sum, sumHash, err := s.settle(ctx, d, opt.Out, final)
+	// Only the holder of the claim publishes: the commit is a compare-and-set on the record,
+	// so a run that outlived a stale-claim takeover discards its files instead.
+	commit := func() error {
+		rec.State, rec.PublishingAt = StatePublishing, s.cfg.Now().UTC()
+		var err error
+		rec, err = s.runs.Update(ctx, rec)
+		return err
+	}
+	sum, sumHash, err := s.settle(ctx, d, opt.Out, final, commit)
 	rec.FinishedAt = s.cfg.Now().UTC()
+	if errors.Is(err, ErrSuperseded) {
+		s.log.Error("settlement run superseded by another run of the date: nothing published",
+			zap.String("date", rec.BusinessDate), zap.Int("run", rec.Run))
+		return rec, err
+	}
 	if err != nil {
 		rec.State, rec.Error = StateFailed, err.Error()
 		if ferr := s.runs.Finish(context.WithoutCancel(ctx), rec); ferr != nil {
@@ -182,8 +196,9 @@ type merchantAgg struct {
 	net                     int64
 }
 
-// settle does the work of a run and publishes the files.
-func (s *Settler) settle(ctx context.Context, d journal.Date, out, final string) (Summary, string, error) {
+// settle does the work of a run and publishes the files once commit (the run's claim
+// re-asserted) succeeds.
+func (s *Settler) settle(ctx context.Context, d journal.Date, out, final string, commit func() error) (Summary, string, error) {
 	if err := os.MkdirAll(out, 0o750); err != nil {
 		return Summary{}, "", fmt.Errorf("settlement: output directory: %w", err)
 	}
@@ -304,6 +319,9 @@ func (s *Settler) settle(ctx context.Context, d journal.Date, out, final string)
 	}
 	js = append(js, '\n')
 	if err := writeFileSynced(tmp, FileSummary, js); err != nil {
+		return sum, "", err
+	}
+	if err := commit(); err != nil {
 		return sum, "", err
 	}
 	if err := publish(tmp, final); err != nil {

@@ -223,3 +223,65 @@ func TestRunValidation(t *testing.T) {
 	}
 	_ = time.Second
 }
+
+// stalledSource holds a run inside its journal read until released, as a node stalled past
+// the stale-claim limit (a long GC pause, a frozen VM) would.
+type stalledSource struct {
+	Source
+	entered, release chan struct{}
+}
+
+func (s *stalledSource) ReadRaw(ctx context.Context, d journal.Date, fn func(journal.Record) error) error {
+	close(s.entered)
+	<-s.release
+	return s.Source.ReadRaw(ctx, d, fn)
+}
+
+// A run that outlives the stale-claim takeover publishes nothing: the run that took the date
+// over publishes, records the date once, and the stalled one returns ErrSuperseded.
+func TestSupersededRunPublishesNothing(t *testing.T) {
+	tj := startJournal(t)
+	d := day0.AddDays(40)
+	appendAll(t, tj.j, txn(d, "p", journal.TypePurchase, journal.CardDebit, 100))
+	runs := &MemRuns{}
+	out := t.TempDir()
+	start := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
+	stalled := &stalledSource{Source: tj.j, entered: make(chan struct{}), release: make(chan struct{})}
+	slow := newSettler(t, stalled, Config{Node: "slow", Now: func() time.Time { return start }}, nil, runs)
+	type result struct {
+		rec RunRecord
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		rec, err := slow.Run(context.Background(), d, RunOptions{Out: out})
+		done <- result{rec, err}
+	}()
+	<-stalled.entered
+	later := start.Add(DefaultStaleAfter + time.Minute)
+	fast := newSettler(t, tj.j, Config{Node: "fast", Now: func() time.Time { return later }}, nil, runs)
+	rec, err := fast.Run(context.Background(), d, RunOptions{Out: out})
+	if err != nil || rec.Run != 2 || rec.State != StateFinished {
+		t.Fatalf("takeover run: %+v, %v", rec, err)
+	}
+	published, err := os.Stat(filepath.Join(out, d.String()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	close(stalled.release)
+	res := <-done
+	if !errors.Is(res.err, ErrSuperseded) {
+		t.Fatalf("stalled run: %+v, %v; want ErrSuperseded", res.rec, res.err)
+	}
+	got, err := runs.Get(context.Background(), d)
+	if err != nil || got.Node != "fast" || got.Run != 2 || got.State != StateFinished || got.SettledRun != 2 {
+		t.Errorf("run record after both: %+v, %v", got, err)
+	}
+	if now, err := os.Stat(filepath.Join(out, d.String())); err != nil || !os.SameFile(now, published) {
+		t.Errorf("the stalled run published its files over the takeover's (%v)", err)
+	}
+	entries, _ := os.ReadDir(out)
+	if len(entries) != 1 {
+		t.Errorf("output holds %d entries, want only the published date", len(entries))
+	}
+}

@@ -11,9 +11,12 @@ import (
 
 // Run states.
 const (
-	StateRunning  = "running"
-	StateFinished = "finished"
-	StateFailed   = "failed"
+	StateRunning = "running"
+	// StatePublishing: the run committed its files and is moving them into place; no other
+	// run may claim the date until it finishes (or the claim goes stale).
+	StatePublishing = "publishing"
+	StateFinished   = "finished"
+	StateFailed     = "failed"
 )
 
 // RunRecord is what a RunStore keeps about the latest run of a business date.
@@ -34,16 +37,32 @@ type RunRecord struct {
 	SettledRun int `json:"settled_run,omitempty"`
 	// Identical, on a re-run, tells whether every file is byte-identical to the previous
 	// finished run's.
-	Identical  *bool     `json:"identical,omitempty"`
-	Node       string    `json:"node,omitempty"`
-	Dir        string    `json:"dir,omitempty"`
-	StartedAt  time.Time `json:"started_at"`
-	FinishedAt time.Time `json:"finished_at,omitzero"`
-	Error      string    `json:"error,omitempty"`
+	Identical *bool     `json:"identical,omitempty"`
+	Node      string    `json:"node,omitempty"`
+	Dir       string    `json:"dir,omitempty"`
+	StartedAt time.Time `json:"started_at"`
+	// PublishingAt is when the run committed to publish (StatePublishing).
+	PublishingAt time.Time `json:"publishing_at,omitzero"`
+	FinishedAt   time.Time `json:"finished_at,omitzero"`
+	Error        string    `json:"error,omitempty"`
 	// Summary is the run's summary.json (finished runs).
 	Summary *Summary `json:"summary,omitempty"`
 	// SummarySHA256 is the hex SHA-256 of summary.json.
 	SummarySHA256 string `json:"summary_sha256,omitempty"`
+	// Revision is the store's version of the record, set by Begin and Update: a run holds its
+	// claim only while the stored record is still at this revision.
+	Revision uint64 `json:"-"`
+}
+
+// inProgress reports whether the record is a run that has not ended.
+func (r *RunRecord) inProgress() bool { return r.State == StateRunning || r.State == StatePublishing }
+
+// lastActive is when the run last showed progress: its start, or its commit to publish.
+func (r *RunRecord) lastActive() time.Time {
+	if r.PublishingAt.After(r.StartedAt) {
+		return r.PublishingAt
+	}
+	return r.StartedAt
 }
 
 // settled reports whether the record stands for a finished, final settlement.
@@ -57,7 +76,12 @@ type RunStore interface {
 	// final run and rerun is false, and with ErrRunInProgress when another run claimed d less
 	// than staleAfter before rec.StartedAt. Begin is atomic across processes.
 	Begin(ctx context.Context, rec RunRecord, rerun bool, staleAfter time.Duration) (cur RunRecord, prev *RunRecord, err error)
-	// Finish replaces the record of rec.BusinessDate by rec (finished or failed).
+	// Update replaces the record of rec.BusinessDate by rec if the stored record is still at
+	// rec.Revision — the caller's claim stands — and returns it with its new revision;
+	// ErrSuperseded when another run claimed the date meanwhile. Atomic across processes.
+	Update(ctx context.Context, rec RunRecord) (RunRecord, error)
+	// Finish replaces the record by rec (finished or failed) under the same compare-and-set
+	// as Update.
 	Finish(ctx context.Context, rec RunRecord) error
 	// Get returns the record of d; ErrNoRun if there is none.
 	Get(ctx context.Context, d journal.Date) (RunRecord, error)
@@ -78,7 +102,7 @@ func Claim(stored *RunRecord, rec RunRecord, rerun bool, staleAfter time.Duratio
 		rec.SettledRun = stored.Run
 	}
 	switch {
-	case stored.State == StateRunning && rec.StartedAt.Sub(stored.StartedAt) < staleAfter:
+	case stored.inProgress() && rec.StartedAt.Sub(stored.lastActive()) < staleAfter:
 		return rec, ErrRunInProgress
 	case rec.SettledRun > 0 && !rerun:
 		return rec, ErrAlreadySettled
@@ -92,6 +116,7 @@ func Claim(stored *RunRecord, rec RunRecord, rerun bool, staleAfter time.Duratio
 type MemRuns struct {
 	mu   sync.Mutex
 	runs map[string]RunRecord
+	rev  uint64
 }
 
 // Begin implements RunStore.
@@ -109,19 +134,29 @@ func (m *MemRuns) Begin(_ context.Context, rec RunRecord, rerun bool, staleAfter
 	if err != nil {
 		return cur, stored, err
 	}
+	m.rev++
+	cur.Revision = m.rev
 	m.runs[rec.BusinessDate] = cur
 	return cur, stored, nil
 }
 
-// Finish implements RunStore.
-func (m *MemRuns) Finish(_ context.Context, rec RunRecord) error {
+// Update implements RunStore.
+func (m *MemRuns) Update(_ context.Context, rec RunRecord) (RunRecord, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if m.runs == nil {
-		m.runs = map[string]RunRecord{}
+	if s, ok := m.runs[rec.BusinessDate]; !ok || s.Revision != rec.Revision {
+		return rec, ErrSuperseded
 	}
+	m.rev++
+	rec.Revision = m.rev
 	m.runs[rec.BusinessDate] = rec
-	return nil
+	return rec, nil
+}
+
+// Finish implements RunStore.
+func (m *MemRuns) Finish(ctx context.Context, rec RunRecord) error {
+	_, err := m.Update(ctx, rec)
+	return err
 }
 
 // Get implements RunStore.

@@ -70,6 +70,7 @@ func (s *Store) get(ctx context.Context, k string) (*settlement.RunRecord, uint6
 	if err := json.Unmarshal(e.Value(), &r); err != nil {
 		return nil, 0, fmt.Errorf("kvruns: record %s: %w", k, err)
 	}
+	r.Revision = e.Revision()
 	return &r, e.Revision(), nil
 }
 
@@ -80,7 +81,7 @@ func (s *Store) Begin(ctx context.Context, rec settlement.RunRecord, rerun bool,
 	if err != nil {
 		return rec, nil, err
 	}
-	stored, rev, err := s.get(ctx, k)
+	stored, storedRev, err := s.get(ctx, k)
 	if err != nil {
 		return rec, nil, err
 	}
@@ -92,38 +93,54 @@ func (s *Store) Begin(ctx context.Context, rec settlement.RunRecord, rerun bool,
 	if err != nil {
 		return cur, stored, fmt.Errorf("kvruns: %w", err)
 	}
+	var rev uint64
 	if stored == nil {
-		_, err = s.kv.Create(ctx, k, val)
+		rev, err = s.kv.Create(ctx, k, val)
 	} else {
-		_, err = s.kv.Update(ctx, k, val, rev)
+		rev, err = s.kv.Update(ctx, k, val, storedRev)
 	}
-	if errors.Is(err, jetstream.ErrKeyExists) {
-		return cur, stored, settlement.ErrRunInProgress
-	}
-	var apiErr *jetstream.APIError
-	if errors.As(err, &apiErr) && apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence {
+	if errors.Is(err, jetstream.ErrKeyExists) || wrongRevision(err) {
 		return cur, stored, settlement.ErrRunInProgress
 	}
 	if err != nil {
 		return cur, stored, fmt.Errorf("kvruns: claim %s: %w", k, err)
 	}
+	cur.Revision = rev
 	return cur, stored, nil
+}
+
+// wrongRevision reports whether err is the server refusing an update whose expected
+// revision is no longer the key's.
+func wrongRevision(err error) bool {
+	var apiErr *jetstream.APIError
+	return errors.As(err, &apiErr) && apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence
+}
+
+// Update implements settlement.RunStore: an update of the key at rec.Revision.
+func (s *Store) Update(ctx context.Context, rec settlement.RunRecord) (settlement.RunRecord, error) {
+	k, err := key(rec.BusinessDate)
+	if err != nil {
+		return rec, err
+	}
+	val, err := json.Marshal(rec)
+	if err != nil {
+		return rec, fmt.Errorf("kvruns: %w", err)
+	}
+	rev, err := s.kv.Update(ctx, k, val, rec.Revision)
+	if wrongRevision(err) || errors.Is(err, jetstream.ErrKeyExists) {
+		return rec, settlement.ErrSuperseded
+	}
+	if err != nil {
+		return rec, fmt.Errorf("kvruns: update %s: %w", k, err)
+	}
+	rec.Revision = rev
+	return rec, nil
 }
 
 // Finish implements settlement.RunStore.
 func (s *Store) Finish(ctx context.Context, rec settlement.RunRecord) error {
-	k, err := key(rec.BusinessDate)
-	if err != nil {
-		return err
-	}
-	val, err := json.Marshal(rec)
-	if err != nil {
-		return fmt.Errorf("kvruns: %w", err)
-	}
-	if _, err := s.kv.Put(ctx, k, val); err != nil {
-		return fmt.Errorf("kvruns: finish %s: %w", k, err)
-	}
-	return nil
+	_, err := s.Update(ctx, rec)
+	return err
 }
 
 // Get implements settlement.RunStore.

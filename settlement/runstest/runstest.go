@@ -67,6 +67,49 @@ func Run(t *testing.T, newStore func(t *testing.T) settlement.RunStore) {
 			t.Fatalf("take over: %+v %v", cur, err)
 		}
 	})
+	t.Run("a superseded claim cannot write", func(t *testing.T) {
+		s := newStore(t)
+		slow, _, err := s.Begin(ctx, base, false, time.Hour)
+		if err != nil {
+			t.Fatal(err)
+		}
+		later := base
+		later.StartedAt, later.Node = t0.Add(2*time.Hour), "n2"
+		fast, _, err := s.Begin(ctx, later, false, time.Hour)
+		if err != nil {
+			t.Fatalf("take over: %v", err)
+		}
+		// The run that outlived its claim can neither commit nor finish.
+		commit := slow
+		commit.State, commit.PublishingAt = settlement.StatePublishing, t0.Add(3*time.Hour)
+		if _, err := s.Update(ctx, commit); !errors.Is(err, settlement.ErrSuperseded) {
+			t.Fatalf("Update of a superseded claim: %v", err)
+		}
+		slow.State = settlement.StateFinished
+		if err := s.Finish(ctx, slow); !errors.Is(err, settlement.ErrSuperseded) {
+			t.Fatalf("Finish of a superseded claim: %v", err)
+		}
+		// The holder commits; while it publishes nobody else may claim the date, until
+		// the commit itself goes stale.
+		fast.State, fast.PublishingAt = settlement.StatePublishing, t0.Add(3*time.Hour)
+		fast, err = s.Update(ctx, fast)
+		if err != nil {
+			t.Fatalf("Update by the holder: %v", err)
+		}
+		third := base
+		third.StartedAt = t0.Add(3*time.Hour + 30*time.Minute) // 1.5 h after the start, 30 min after the commit
+		if _, _, err := s.Begin(ctx, third, false, time.Hour); !errors.Is(err, settlement.ErrRunInProgress) {
+			t.Fatalf("Begin while publishing: %v", err)
+		}
+		fast.State, fast.SettledRun = settlement.StateFinished, fast.Run
+		if err := s.Finish(ctx, fast); err != nil {
+			t.Fatalf("Finish by the holder: %v", err)
+		}
+		got, err := s.Get(ctx, journal.NewDate(2026, 3, 1))
+		if err != nil || got.Node != "n2" || got.State != settlement.StateFinished {
+			t.Fatalf("Get: %+v %v", got, err)
+		}
+	})
 	t.Run("list latest first", func(t *testing.T) {
 		s := newStore(t)
 		for _, d := range []string{"2026-03-01", "2026-03-03", "2026-03-02"} {
