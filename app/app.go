@@ -27,6 +27,7 @@ import (
 	"github.com/posgate/posgate/gateway/memstate"
 	"github.com/posgate/posgate/gateway/redisstate"
 	"github.com/posgate/posgate/hsm"
+	"github.com/posgate/posgate/internal/natsconn"
 	"github.com/posgate/posgate/internal/redisconn"
 	"github.com/posgate/posgate/internal/securefile"
 	"github.com/posgate/posgate/journal"
@@ -50,6 +51,8 @@ type Config struct {
 	// NATS is the NATS server URL; "" starts the embedded one on a loopback port (written to
 	// DataDir/nats.url).
 	NATS string
+	// NATSClient secures the connection to NATS: TLS and credentials (docs/security.md).
+	NATSClient natsconn.Config
 	// NATSListen is the embedded NATS server's "host:port"; "" (or port 0) picks a random
 	// loopback port. The host must be loopback (natsembed.Config.Validate: the embedded server
 	// has no authentication); an empty host is 127.0.0.1. A fixed port lets another process
@@ -361,9 +364,13 @@ func (n *Node) startNATS(ctx context.Context) error {
 			return err
 		}
 	}
-	nc, err := nats.Connect(url, nats.Name("posgate"), nats.MaxReconnects(-1))
+	client := natsconn.Config{}
+	if n.cfg.NATS != "" {
+		client = n.cfg.NATSClient // the embedded server on loopback takes no credentials
+	}
+	nc, err := natsconn.Connect(url, client, nats.Name("posgate"), nats.MaxReconnects(-1))
 	if err != nil {
-		return fmt.Errorf("NATS %s: %w", url, err)
+		return err
 	}
 	n.nc = nc
 	n.onShutdown(func(context.Context) error { return nc.Drain() })

@@ -18,6 +18,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/posgate/posgate/app"
+	"github.com/posgate/posgate/internal/natsconn"
 	"github.com/posgate/posgate/internal/securefile"
 	"github.com/posgate/posgate/reconcile"
 	"github.com/posgate/posgate/routing"
@@ -44,7 +45,8 @@ func issuerSim(ctx context.Context, args []string, getenv func(string) string, s
 	}
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	url := fs.String("nats", nats.DefaultURL, "NATS server URL")
+	nf := addNATSFlags(fs, nats.DefaultURL, "NATS server URL")
+	url := nf.url
 	routes := fs.String("routes", "all", "comma-separated routes to answer (cup,visa,onus), or all")
 	latency := fs.Duration("latency", 0, "fixed delay before every answer (e.g. 5ms)")
 	latMin := fs.Duration("latency-min", 0, "random delay: lower bound (with --latency-max)")
@@ -107,9 +109,13 @@ func issuerSim(ctx context.Context, args []string, getenv func(string) string, s
 	}
 	defer func() { _ = log.Sync() }()
 
-	nc, err := nats.Connect(*url, nats.Name("posgate-issuer-sim"), nats.MaxReconnects(-1))
+	client, err := nf.client(getenv)
 	if err != nil {
-		return fail(stderr, name, exitFail, fmt.Errorf("connect %s: %w", *url, err))
+		return fail(stderr, name, exitUsage, err)
+	}
+	nc, err := natsconn.Connect(*url, client, nats.Name("posgate-issuer-sim"), nats.MaxReconnects(-1))
+	if err != nil {
+		return fail(stderr, name, exitFail, err)
 	}
 	defer nc.Close()
 	sim, err := issuersim.New(nc, cfg, log)
@@ -139,7 +145,7 @@ func issuerSimExport(ctx context.Context, args []string, stdout, stderr io.Write
 	const name = "issuer-sim export"
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	natsURL := fs.String("nats", "", "NATS URL; empty uses the embedded default of --data")
+	nf := addNATSFlags(fs, "", "NATS URL; empty uses the embedded default of --data")
 	data := fs.String("data", app.DefaultDataDir, "data directory of `posgate serve` (embedded default)")
 	stream := fs.String("stream", issuersim.DefaultLedgerStream, "the ledger stream")
 	out := fs.String("out", "", "file to write (0600, replaced whole); empty writes to stdout")
@@ -156,7 +162,11 @@ func issuerSimExport(ctx context.Context, args []string, stdout, stderr io.Write
 	if err != nil {
 		return fail(stderr, name, exitUsage, err)
 	}
-	nc, cleanup, err := connectJournal(ctx, *natsURL, *data, log)
+	client, err := nf.client(os.Getenv)
+	if err != nil {
+		return fail(stderr, name, exitUsage, err)
+	}
+	nc, cleanup, err := connectJournal(ctx, natsTarget{*nf.url, client}, *data, log)
 	if err != nil {
 		return fail(stderr, name, exitFail, err)
 	}

@@ -37,7 +37,8 @@ func reconcileCmd(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	date := fs.String("date", "", "business date to reconcile, YYYY-MM-DD (required)")
-	natsURL := fs.String("nats", "", "NATS URL of the journal; empty uses the embedded default of --data")
+	nf := addNATSFlags(fs, "", "NATS URL of the journal; empty uses the embedded default of --data")
+	natsURL := nf.url
 	data := fs.String("data", app.DefaultDataDir, "data directory of `posgate serve` (DATA/nats.url, DATA/nats)")
 	issuerFile := fs.String("issuer", "", "issuer clearing file (CSV, docs/reconcile.md); empty reads the issuer simulator's ledger stream on the same NATS")
 	stream := fs.String("issuer-stream", issuersim.DefaultLedgerStream, "the simulator's ledger stream (without --issuer)")
@@ -85,7 +86,11 @@ func reconcileCmd(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	}
 	defer func() { _ = log.Sync() }()
 
-	nc, j, cleanup, err := openJournal(ctx, *natsURL, *data, *replicas, log)
+	client, err := nf.client(os.Getenv)
+	if err != nil {
+		return fail(stderr, name, exitUsage, err)
+	}
+	nc, j, cleanup, err := openJournal(ctx, natsTarget{*natsURL, client}, *data, *replicas, log)
 	if err != nil {
 		return fail(stderr, name, exitFail, err)
 	}

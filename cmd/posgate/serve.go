@@ -33,37 +33,38 @@ const (
 
 // serveConfig is the YAML file of --config; flags given on the command line win over it.
 type serveConfig struct {
-	Listen          string        `yaml:"listen"`
-	AdminListen     string        `yaml:"admin_listen"`
-	Data            string        `yaml:"data"`
-	NATS            string        `yaml:"nats"`
-	NATSListen      string        `yaml:"nats_listen"`
-	Redis           string        `yaml:"redis"`
-	Routes          string        `yaml:"routes"`
-	NodeID          int           `yaml:"node_id"`
-	MaxAmount       int64         `yaml:"max_amount_fen"`
-	MaxDailyCount   int64         `yaml:"max_daily_count"`
-	TxnTimeout      time.Duration `yaml:"txn_timeout"`
-	MaxConns        int           `yaml:"max_conns"`
-	MaxConnsPerAddr int           `yaml:"max_conns_per_addr"`
-	IdleTimeout     time.Duration `yaml:"idle_timeout"`
-	FrameTimeout    time.Duration `yaml:"frame_timeout"`
-	MaxFrame        int           `yaml:"max_frame"`
-	JournalReplicas int           `yaml:"journal_replicas"`
-	Simulator       *bool         `yaml:"simulator"`
-	NoSimulator     bool          `yaml:"-"` // --no-simulator; the file says simulator: false
-	SimLatency      time.Duration `yaml:"sim_latency"`
-	SimDrop         float64       `yaml:"sim_drop"`
-	SimMemoryLedger bool          `yaml:"sim_memory_ledger"`
-	LMKFile         string        `yaml:"lmk_file"`
-	TokenKeyFile    string        `yaml:"token_key_file"`
-	ZPKFile         string        `yaml:"zpk_file"`
-	AdminTokenFile  string        `yaml:"admin_token_file"`
-	LogLevel        string        `yaml:"log_level"`
-	SettleOut       string        `yaml:"settlement_out"`
-	SettleDelay     time.Duration `yaml:"settlement_delay"`
-	NoSettle        bool          `yaml:"settlement_disabled"`
-	DemoTerminals   int           `yaml:"demo_terminals"`
+	Listen          string             `yaml:"listen"`
+	AdminListen     string             `yaml:"admin_listen"`
+	Data            string             `yaml:"data"`
+	NATS            string             `yaml:"nats"`
+	NATSListen      string             `yaml:"nats_listen"`
+	NATSClient      natsClientSettings `yaml:",inline"`
+	Redis           string             `yaml:"redis"`
+	Routes          string             `yaml:"routes"`
+	NodeID          int                `yaml:"node_id"`
+	MaxAmount       int64              `yaml:"max_amount_fen"`
+	MaxDailyCount   int64              `yaml:"max_daily_count"`
+	TxnTimeout      time.Duration      `yaml:"txn_timeout"`
+	MaxConns        int                `yaml:"max_conns"`
+	MaxConnsPerAddr int                `yaml:"max_conns_per_addr"`
+	IdleTimeout     time.Duration      `yaml:"idle_timeout"`
+	FrameTimeout    time.Duration      `yaml:"frame_timeout"`
+	MaxFrame        int                `yaml:"max_frame"`
+	JournalReplicas int                `yaml:"journal_replicas"`
+	Simulator       *bool              `yaml:"simulator"`
+	NoSimulator     bool               `yaml:"-"` // --no-simulator; the file says simulator: false
+	SimLatency      time.Duration      `yaml:"sim_latency"`
+	SimDrop         float64            `yaml:"sim_drop"`
+	SimMemoryLedger bool               `yaml:"sim_memory_ledger"`
+	LMKFile         string             `yaml:"lmk_file"`
+	TokenKeyFile    string             `yaml:"token_key_file"`
+	ZPKFile         string             `yaml:"zpk_file"`
+	AdminTokenFile  string             `yaml:"admin_token_file"`
+	LogLevel        string             `yaml:"log_level"`
+	SettleOut       string             `yaml:"settlement_out"`
+	SettleDelay     time.Duration      `yaml:"settlement_delay"`
+	NoSettle        bool               `yaml:"settlement_disabled"`
+	DemoTerminals   int                `yaml:"demo_terminals"`
 	// RedisCheck is how often, with --redis, the node checks the registry's epoch marker.
 	RedisCheck time.Duration `yaml:"redis_check_interval"`
 	// CheckpointInterval is --checkpoint-interval; the file's checkpoint_interval (0s
@@ -134,6 +135,7 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (c 
 	fs.StringVar(&c.AdminListen, "admin-listen", ":8080", "admin API, metrics and probes address")
 	fs.StringVar(&c.Data, "data", app.DefaultDataDir, "data directory (embedded NATS, registry snapshot, generated secrets)")
 	fs.StringVar(&c.NATS, "nats", "", "NATS URL; empty starts the embedded NATS with JetStream")
+	c.NATSClient.bind(fs)
 	fs.StringVar(&c.NATSListen, "nats-listen", "", "embedded NATS: loopback host:port to listen on (default "+defaultNATSListen+"; 127.0.0.1:0 picks a random port; the URL is in DATA/nats.url)")
 	fs.BoolVar(&c.NoSimulator, "no-simulator", false, "do not run the issuer simulator in process (run posgate issuer-sim against the NATS server instead)")
 	fs.StringVar(&c.Redis, "redis", "", "Redis URL for the registry and gateway state; empty keeps them in memory")
@@ -203,6 +205,7 @@ func mergeConfigFile(path string, fs *flag.FlagSet, c *serveConfig) error {
 	pick("data", &c.Data, file.Data)
 	pick("nats", &c.NATS, file.NATS)
 	pick("nats-listen", &c.NATSListen, file.NATSListen)
+	c.NATSClient.merge(file.NATSClient, set)
 	pick("redis", &c.Redis, file.Redis)
 	pick("routes", &c.Routes, file.Routes)
 	pick("lmk-file", &c.LMKFile, file.LMKFile)
@@ -248,6 +251,11 @@ func (c *serveConfig) appConfig(getenv func(string) string) (app.Config, error) 
 	cfg := app.Config{Listen: c.Listen, AdminListen: c.AdminListen, DataDir: c.Data, NATS: c.NATS, Redis: c.Redis,
 		NATSListen: c.NATSListen, RoutesFile: c.Routes, JournalReplicas: c.JournalReplicas,
 		SimLatency: c.SimLatency, SimDrop: c.SimDrop, SimMemoryLedger: c.SimMemoryLedger, RedisCheckInterval: c.RedisCheck}
+	client, err := c.NATSClient.client(c.NATS, getenv)
+	if err != nil {
+		return cfg, err
+	}
+	cfg.NATSClient = client
 	if c.NATSListen != "" {
 		if c.NATS != "" {
 			return cfg, errors.New("--nats-listen: only for the embedded NATS server (without --nats)")

@@ -18,6 +18,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/posgate/posgate/app"
+	"github.com/posgate/posgate/internal/natsconn"
 	"github.com/posgate/posgate/journal"
 	"github.com/posgate/posgate/natsembed"
 	"github.com/posgate/posgate/settlement"
@@ -38,7 +39,8 @@ func settle(ctx context.Context, args []string, stdout, stderr io.Writer, now fu
 	fs.SetOutput(stderr)
 	date := fs.String("date", "", "business date to settle, YYYY-MM-DD (required)")
 	out := fs.String("out", "./settlement", "output directory; the files go to OUT/YYYYMMDD/")
-	natsURL := fs.String("nats", "", "NATS URL of the journal; empty uses the embedded default of --data")
+	nf := addNATSFlags(fs, "", "NATS URL of the journal; empty uses the embedded default of --data")
+	natsURL := nf.url
 	data := fs.String("data", app.DefaultDataDir, "data directory of `posgate serve` (DATA/nats.url, DATA/nats, DATA/registry.json)")
 	merchantsFile := fs.String("merchants", "", "merchants CSV (mid,name,account,fee_plan); default DATA/registry.json in the embedded mode")
 	plansFile := fs.String("fee-plans", "", "fee plans JSON (a list of plans); default: the built-in default plan")
@@ -77,11 +79,15 @@ func settle(ctx context.Context, args []string, stdout, stderr io.Writer, now fu
 	}
 	defer func() { _ = log.Sync() }()
 
+	client, err := nf.client(os.Getenv)
+	if err != nil {
+		return fail(stderr, name, exitUsage, err)
+	}
 	merchants, err := loadMerchants(*merchantsFile, *natsURL, *data, log)
 	if err != nil {
 		return fail(stderr, name, exitUsage, err)
 	}
-	nc, j, cleanup, err := openJournal(ctx, *natsURL, *data, *replicas, log)
+	nc, j, cleanup, err := openJournal(ctx, natsTarget{*natsURL, client}, *data, *replicas, log)
 	if err != nil {
 		return fail(stderr, name, exitFail, err)
 	}
@@ -199,8 +205,14 @@ func loadMerchants(file, natsURL, data string, log *zap.Logger) (settlement.Merc
 }
 
 // openJournal connects as connectJournal does and opens the journal; cleanup closes both.
-func openJournal(ctx context.Context, url, data string, replicas int, log *zap.Logger) (*nats.Conn, *journal.Journal, func(), error) {
-	nc, disconnect, err := connectJournal(ctx, url, data, log)
+// natsTarget is a NATS server given on the command line and how to reach it securely.
+type natsTarget struct {
+	url    string
+	client natsconn.Config
+}
+
+func openJournal(ctx context.Context, to natsTarget, data string, replicas int, log *zap.Logger) (*nats.Conn, *journal.Journal, func(), error) {
+	nc, disconnect, err := connectJournal(ctx, to, data, log)
 	if err != nil {
 		return nil, nil, nil, err
 	}
@@ -219,12 +231,12 @@ func openJournal(ctx context.Context, url, data string, replicas int, log *zap.L
 
 // connectJournal connects to --nats, or to the embedded server of a running `posgate serve`
 // (DATA/nats.url), or starts the embedded server on DATA/nats itself when none is running.
-func connectJournal(ctx context.Context, url, data string, log *zap.Logger) (*nats.Conn, func(), error) {
+func connectJournal(ctx context.Context, to natsTarget, data string, log *zap.Logger) (*nats.Conn, func(), error) {
 	opts := []nats.Option{nats.Name("posgate-settle"), nats.Timeout(5 * time.Second)}
-	if url != "" {
-		nc, err := nats.Connect(url, opts...)
+	if to.url != "" {
+		nc, err := natsconn.Connect(to.url, to.client, opts...)
 		if err != nil {
-			return nil, nil, fmt.Errorf("NATS %s: %w", url, err)
+			return nil, nil, err
 		}
 		return nc, nc.Close, nil
 	}

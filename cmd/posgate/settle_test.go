@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
+
 	"github.com/posgate/posgate/journal"
 	"github.com/posgate/posgate/natsembed"
 	"github.com/posgate/posgate/natsembed/natstest"
@@ -35,21 +37,27 @@ func appendPurchase(t *testing.T, j *journal.Journal, d journal.Date, id string,
 	}
 }
 
-func TestSettleCommand(t *testing.T) {
-	srv := natstest.Start(t)
-	nc := natstest.Connect(t, srv)
+// settleFixture journals one purchase of 100.00 on 2026-03-14 through nc and writes a
+// merchants file for it into dir.
+func settleFixture(t *testing.T, nc *nats.Conn, dir string) (mfile string) {
+	t.Helper()
 	j, err := journal.New(context.Background(), nc, journal.Config{}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer j.Close(context.Background())
-	d := journal.NewDate(2026, time.March, 14)
-	appendPurchase(t, j, d, "p1", 10000)
-	dir := t.TempDir()
-	mfile := filepath.Join(dir, "merchants.csv")
+	t.Cleanup(func() { _ = j.Close(context.Background()) })
+	appendPurchase(t, j, journal.NewDate(2026, time.March, 14), "p1", 10000)
+	mfile = filepath.Join(dir, "merchants.csv")
 	if err := os.WriteFile(mfile, []byte("mid,name,account,fee_plan\n898310000000001,Shop,622200001,\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	return mfile
+}
+
+func TestSettleCommand(t *testing.T) {
+	srv := natstest.Start(t)
+	dir := t.TempDir()
+	mfile := settleFixture(t, natstest.Connect(t, srv), dir)
 	out := filepath.Join(dir, "out")
 	after := time.Date(2026, 3, 15, 0, 0, 0, 0, time.UTC)
 	args := []string{"--date", "2026-03-14", "--out", out, "--nats", srv.ClientURL(), "--merchants", mfile, "--tmp", dir}
