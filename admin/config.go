@@ -2,19 +2,21 @@ package admin
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
-	"github.com/posgate/posgate/adminapi"
+	"io/fs"
 	"net"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/posgate/posgate/adminapi"
 	"github.com/posgate/posgate/terminal"
 )
 
 // Defaults of Config.
 const (
-	DefaultAddr              = ":8080"
+	DefaultAddr              = "127.0.0.1:8080"
 	DefaultReadHeaderTimeout = 5 * time.Second
 	DefaultReadTimeout       = 15 * time.Second
 	DefaultWriteTimeout      = 30 * time.Second
@@ -41,11 +43,17 @@ func (e *ConfigError) Unwrap() error { return ErrConfig }
 
 // Config configures a Server. Zero durations and sizes take the defaults above.
 type Config struct {
-	// Addr is the admin listener's "host:port" for Start. Default DefaultAddr (":8080").
+	// Addr is the admin listener's "host:port" for Start. Default DefaultAddr ("127.0.0.1:8080").
 	Addr string
 	// Token is the bearer token every request but /healthz and /readyz must carry. Required;
 	// see ValidToken. cmd/ reads it from a file or the environment, never from argv.
 	Token string
+	// TLSCertFile and TLSKeyFile, both set, serve HTTPS (TLS 1.2 or later) with that
+	// certificate chain and key (PEM). Without them the server speaks plain HTTP, which is
+	// refused on a non-loopback Addr unless Plaintext is set (TLS terminated in front).
+	TLSCertFile, TLSKeyFile string
+	// Plaintext allows plain HTTP on a non-loopback address.
+	Plaintext bool
 
 	// ReadHeaderTimeout, ReadTimeout, WriteTimeout and IdleTimeout are the http.Server's.
 	ReadHeaderTimeout time.Duration
@@ -84,6 +92,16 @@ func (c *Config) Validate() error {
 			return &ConfigError{Field: "Addr", Reason: "must be host:port"}
 		}
 	}
+	if (c.TLSCertFile == "") != (c.TLSKeyFile == "") {
+		return &ConfigError{Field: "TLS", Reason: "needs both a certificate and a key"}
+	}
+	if c.TLSCertFile != "" {
+		if _, err := tls.LoadX509KeyPair(c.TLSCertFile, c.TLSKeyFile); err != nil {
+			return &ConfigError{Field: "TLS", Reason: "certificate and key do not load: " + tlsReason(err)}
+		}
+	} else if !c.Plaintext && !Loopback(c.withDefaults().Addr) {
+		return &ConfigError{Field: "Addr", Reason: "is not loopback: serve TLS (a certificate and key) or allow plain HTTP explicitly"}
+	}
 	if err := ValidToken(c.Token); err != nil {
 		return &ConfigError{Field: "Token", Reason: "must be " + tokenRule}
 	}
@@ -97,6 +115,29 @@ func (c *Config) Validate() error {
 		return &ConfigError{Field: "CodeTTL", Reason: "must be between 0 (default 7 days) and 90 days"}
 	}
 	return nil
+}
+
+// Loopback reports whether the "host:port" address listens on loopback only (127.0.0.0/8, ::1
+// or localhost); an empty host means every interface.
+func Loopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil || host == "" {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// tlsReason names why a key pair did not load, without file content.
+func tlsReason(err error) string {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Op + " " + pe.Path + ": " + pe.Err.Error()
+	}
+	return "not a PEM certificate and matching private key"
 }
 
 func (c Config) withDefaults() Config {

@@ -2,6 +2,7 @@ package admin
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"net"
 	"net/http"
@@ -166,6 +167,15 @@ func (s *Server) Serve(ln net.Listener) error {
 		ErrorLog:          zap.NewStdLog(s.log.Named("http")),
 	}
 	srv := s.srv
+	if s.cfg.TLSCertFile != "" {
+		cert, err := tls.LoadX509KeyPair(s.cfg.TLSCertFile, s.cfg.TLSKeyFile)
+		if err != nil {
+			_ = ln.Close()
+			return &ConfigError{Field: "TLS", Reason: "certificate and key do not load: " + tlsReason(err)}
+		}
+		srv.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{cert}}
+		ln = tls.NewListener(ln, srv.TLSConfig)
+	}
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
@@ -173,7 +183,7 @@ func (s *Server) Serve(ln net.Listener) error {
 			s.log.Error("admin listener failed", zap.Error(err))
 		}
 	}()
-	s.log.Info("admin API listening", zap.String("addr", ln.Addr().String()))
+	s.log.Info("admin API listening", zap.String("addr", ln.Addr().String()), zap.Bool("tls", s.cfg.TLSCertFile != ""))
 	return nil
 }
 

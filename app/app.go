@@ -91,8 +91,13 @@ type Config struct {
 	// JournalReplicas is the journal stream's replica count (3 in a cluster). Default 1.
 	JournalReplicas int
 	// AdminListen is the admin API's address (dashboard, JSON API, /metrics, probes); "" runs
-	// no admin listener. posgate serve defaults it to ":8080".
+	// no admin listener. posgate serve defaults it to "127.0.0.1:8080"; a non-loopback address
+	// needs AdminTLSCert/AdminTLSKey or AdminPlaintext (admin.Config).
 	AdminListen string
+	// AdminTLSCert and AdminTLSKey serve the admin API over HTTPS (PEM files).
+	AdminTLSCert, AdminTLSKey string
+	// AdminPlaintext allows plain HTTP on a non-loopback AdminListen.
+	AdminPlaintext bool
 	// AdminToken is the admin API's bearer token; "" loads or creates DataDir/admin.token.
 	AdminToken string
 	// DemoTerminals seeds an empty in-memory registry with one demo merchant and this many
@@ -241,6 +246,7 @@ func (n *Node) startAdmin(ctx context.Context) error {
 	n.Metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		newNodeCollector(n))
 	srv, err := admin.New(admin.Config{Addr: n.cfg.AdminListen, Token: tok, Ready: n.ready, Gatherer: n.Metrics,
+		TLSCertFile: n.cfg.AdminTLSCert, TLSKeyFile: n.cfg.AdminTLSKey, Plaintext: n.cfg.AdminPlaintext,
 		Settlement: n.settle, Stats: n.stats, Reversals: n.reversalsAPI()},
 		n.Registry, n.HSM, n.log)
 	if err != nil {

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Writes what deploy/nats.conf and docker-compose.yml read from deploy/secrets/: a private CA,
 # the NATS server certificate (nats, localhost, 127.0.0.1), one client certificate for posgate's
-# processes, a password per NATS user and nats.env for the server. Keep the directory private;
+# processes, the gateway nodes' server certificate (admin API, terminal TLS), a password per NATS user and nats.env for the server. Keep the directory private;
 # rerunning replaces everything (clients need the new files).
 set -euo pipefail
 dir=${1:-"$(dirname "$0")/secrets"}
@@ -22,6 +22,8 @@ leaf() { # name CN extendedKeyUsage subjectAltName
 }
 leaf nats-server nats serverAuth "DNS:nats,DNS:localhost,IP:127.0.0.1"
 leaf nats-client posgate clientAuth "DNS:posgate"
+# The gateway nodes' admin API and terminal TLS listener (through the load balancer lb).
+leaf posgate-server posgate serverAuth "DNS:localhost,DNS:lb,DNS:posgate-1,DNS:posgate-2,IP:127.0.0.1"
 for user in gateway ops issuer; do
   openssl rand -hex 24 > "nats-$user.password"
 done
@@ -34,4 +36,4 @@ done
   done
 } > nats.env
 rm -f ca.srl
-echo "wrote $(pwd): ca.pem, nats-server*.pem, nats-client*.pem, nats-{gateway,ops,issuer}.password, nats.env"
+echo "wrote $(pwd): ca.pem, nats-server*.pem, nats-client*.pem, posgate-server*.pem, nats-{gateway,ops,issuer}.password, nats.env"

@@ -1,6 +1,6 @@
 // Command posgate is the one posgate binary. Each subcommand is a file of this package.
 //
-//	posgate serve [--listen :8583] [--admin-listen :8080] [--data ./data] [--nats URL] [--redis URL] [--routes FILE] [--config FILE]
+//	posgate serve [--listen :8583] [--admin-listen 127.0.0.1:8080] [--data ./data] [--nats URL] [--redis URL] [--routes FILE] [--config FILE]
 //	posgate terminal add|list|show|block|unblock|code|resign|software|import …
 //	posgate reversals [--tid TID] [--rrn RRN] [--txn PREFIX] [--since 24h] [--json]
 //	posgate decode [--profile terminal|upstream] [--json] [HEX]

@@ -18,6 +18,7 @@ import (
 	"go.uber.org/zap"
 	"gopkg.in/yaml.v3"
 
+	"github.com/posgate/posgate/admin"
 	"github.com/posgate/posgate/app"
 	"github.com/posgate/posgate/gateway/checkpoint"
 	"github.com/posgate/posgate/hsm"
@@ -60,6 +61,9 @@ type serveConfig struct {
 	TokenKeyFile    string             `yaml:"token_key_file"`
 	ZPKFile         string             `yaml:"zpk_file"`
 	AdminTokenFile  string             `yaml:"admin_token_file"`
+	AdminTLSCert    string             `yaml:"admin_tls_cert"`
+	AdminTLSKey     string             `yaml:"admin_tls_key"`
+	AdminPlaintext  bool               `yaml:"admin_plaintext"`
 	LogLevel        string             `yaml:"log_level"`
 	SettleOut       string             `yaml:"settlement_out"`
 	SettleDelay     time.Duration      `yaml:"settlement_delay"`
@@ -132,7 +136,10 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (c 
 	fs.SetOutput(stderr)
 	configFile := fs.String("config", "", "YAML file holding any of the settings below (flags win)")
 	fs.StringVar(&c.Listen, "listen", app.DefaultListen, "terminal listener address")
-	fs.StringVar(&c.AdminListen, "admin-listen", ":8080", "admin API, metrics and probes address")
+	fs.StringVar(&c.AdminListen, "admin-listen", admin.DefaultAddr, "admin API, metrics and probes address (not loopback: needs --admin-tls-cert/--admin-tls-key or --admin-plaintext)")
+	fs.StringVar(&c.AdminTLSCert, "admin-tls-cert", "", "admin API: serve HTTPS with this certificate chain (PEM)")
+	fs.StringVar(&c.AdminTLSKey, "admin-tls-key", "", "admin API: the private key (PEM) of --admin-tls-cert")
+	fs.BoolVar(&c.AdminPlaintext, "admin-plaintext", false, "admin API: allow plain HTTP on a non-loopback address (TLS terminated in front)")
 	fs.StringVar(&c.Data, "data", app.DefaultDataDir, "data directory (embedded NATS, registry snapshot, generated secrets)")
 	fs.StringVar(&c.NATS, "nats", "", "NATS URL; empty starts the embedded NATS with JetStream")
 	c.NATSClient.bind(fs)
@@ -155,7 +162,7 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (c 
 		"save the replay of the journal this often (DATA/checkpoint-node<N>.bin), so a restart replays only what followed; 0: never")
 	fs.IntVar(&c.DemoTerminals, "demo-terminals", 10, "embedded default: seed an empty registry with this many demo terminals (codes in DATA/demo-terminals.csv)")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: posgate serve [--listen :8583] [--admin-listen :8080] [--data ./data] [--nats URL | --nats-listen 127.0.0.1:4222] [--no-simulator] [--redis URL] [--routes FILE] [--config FILE]")
+		fmt.Fprintln(stderr, "usage: posgate serve [--listen :8583] [--admin-listen 127.0.0.1:8080] [--admin-tls-cert FILE --admin-tls-key FILE] [--data ./data] [--nats URL | --nats-listen 127.0.0.1:4222] [--no-simulator] [--redis URL] [--routes FILE] [--config FILE]")
 		fmt.Fprintln(stderr, "Without --nats and --redis: the embedded default (in-process NATS with JetStream, in-memory")
 		fmt.Fprintln(stderr, "registry, issuer simulator). Runs until SIGINT or SIGTERM, then drains and stops.")
 		fs.PrintDefaults()
@@ -212,6 +219,11 @@ func mergeConfigFile(path string, fs *flag.FlagSet, c *serveConfig) error {
 	pick("token-key-file", &c.TokenKeyFile, file.TokenKeyFile)
 	pick("zpk-file", &c.ZPKFile, file.ZPKFile)
 	pick("admin-token-file", &c.AdminTokenFile, file.AdminTokenFile)
+	pick("admin-tls-cert", &c.AdminTLSCert, file.AdminTLSCert)
+	pick("admin-tls-key", &c.AdminTLSKey, file.AdminTLSKey)
+	if !set["admin-plaintext"] && file.AdminPlaintext {
+		c.AdminPlaintext = true
+	}
 	pick("log-level", &c.LogLevel, file.LogLevel)
 	pick("settle-out", &c.SettleOut, file.SettleOut)
 	if !set["settle-delay"] && file.SettleDelay != 0 {
@@ -249,6 +261,7 @@ const defaultNATSListen = "127.0.0.1:4222"
 // environment.
 func (c *serveConfig) appConfig(getenv func(string) string) (app.Config, error) {
 	cfg := app.Config{Listen: c.Listen, AdminListen: c.AdminListen, DataDir: c.Data, NATS: c.NATS, Redis: c.Redis,
+		AdminTLSCert: c.AdminTLSCert, AdminTLSKey: c.AdminTLSKey, AdminPlaintext: c.AdminPlaintext,
 		NATSListen: c.NATSListen, RoutesFile: c.Routes, JournalReplicas: c.JournalReplicas,
 		SimLatency: c.SimLatency, SimDrop: c.SimDrop, SimMemoryLedger: c.SimMemoryLedger, RedisCheckInterval: c.RedisCheck}
 	client, err := c.NATSClient.client(c.NATS, getenv)

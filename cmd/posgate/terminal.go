@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/csv"
 	"encoding/json"
 	"errors"
@@ -52,7 +54,7 @@ func terminalUsage(w io.Writer) {
 	for _, c := range terminalCommands {
 		fmt.Fprintf(w, "  posgate terminal %s\n", c.usage)
 	}
-	fmt.Fprintln(w, "common flags: --server URL (default "+defaultAdminServer+"), --token-file PATH, --json, --timeout 30s")
+	fmt.Fprintln(w, "common flags: --server URL (default "+defaultAdminServer+"), --ca FILE (https), --token-file PATH, --json, --timeout 30s")
 	fmt.Fprintln(w, "token: --token-file, else $"+envAdminToken+", else ./"+defaultTokenFile)
 }
 
@@ -81,6 +83,7 @@ type termCmd struct {
 	fs             *flag.FlagSet
 	server         *string
 	tokenFile      *string
+	caFile         *string
 	asJSON         *bool
 	timeout        *time.Duration
 	stdin          io.Reader
@@ -93,6 +96,7 @@ func newTermCmd(name, usage string, stdin io.Reader, stdout, stderr io.Writer) *
 	c := &termCmd{name: "terminal " + name, usage: usage, fs: fs, stdin: stdin, stdout: stdout, stderr: stderr}
 	c.server = fs.String("server", defaultAdminServer, "admin API base URL")
 	c.tokenFile = fs.String("token-file", "", "file holding the admin token (default $"+envAdminToken+", then ./"+defaultTokenFile+")")
+	c.caFile = fs.String("ca", "", "CA certificate (PEM) that verifies an https:// --server (default: the system's roots)")
 	c.asJSON = fs.Bool("json", false, "print JSON for scripts")
 	c.timeout = fs.Duration("timeout", 30*time.Second, "timeout of each API call")
 	return c
@@ -166,7 +170,31 @@ func (c *termCmd) client() (*adminapi.Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &adminapi.Client{BaseURL: *c.server, Token: tok, HTTP: &http.Client{Timeout: *c.timeout}}, nil
+	hc := &http.Client{Timeout: *c.timeout}
+	if *c.caFile != "" {
+		if u.Scheme != "https" {
+			return nil, errors.New("--ca needs an https:// --server")
+		}
+		pool, err := certPool(*c.caFile)
+		if err != nil {
+			return nil, err
+		}
+		hc.Transport = &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}}
+	}
+	return &adminapi.Client{BaseURL: *c.server, Token: tok, HTTP: hc}, nil
+}
+
+// certPool reads a PEM CA file.
+func certPool(path string) (*x509.CertPool, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("--ca: %w", err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(b) {
+		return nil, fmt.Errorf("--ca %s: no PEM certificate", path)
+	}
+	return pool, nil
 }
 
 // setup parses args and builds the client; ok is false when the command must return status.
