@@ -65,6 +65,14 @@ type Config struct {
 	RequestTimeout time.Duration
 	// MaxBodyBytes bounds a request body; a larger one gets 413. Default DefaultMaxBodyBytes.
 	MaxBodyBytes int64
+	// Tokens holds the named API tokens with their roles (POST/GET/DELETE /v1/tokens); nil: only
+	// Token (the bootstrap token, role admin) is accepted.
+	Tokens Tokens
+	// Audit is the audit trail every state-changing request is written to (GET /v1/audit); nil
+	// keeps none (tests of other parts; the node always sets it).
+	Audit AuditLog
+	// Node names this server in audit records.
+	Node string
 	// Settlement serves /v1/settlement/runs (see settlement.go); nil answers 404 there.
 	Settlement Settlement
 	// Reversals serves /v1/reversals (see reversals.go); nil answers 404 there.

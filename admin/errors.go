@@ -79,6 +79,10 @@ func problemOf(err error) problem {
 		return p
 	case errors.As(err, &re):
 		return re.p
+	case errors.Is(err, ErrTokenExists):
+		return problem{http.StatusConflict, adminapi.CodeExists, "a token of that name exists", "name"}
+	case errors.Is(err, ErrTokenNotFound):
+		return problem{http.StatusNotFound, adminapi.CodeNotFound, "no token of that name", ""}
 	case errors.As(err, &fe):
 		f := jsonField(fe.Field)
 		return problem{http.StatusBadRequest, adminapi.CodeInvalid, "invalid " + f + ": " + fe.Reason, f}

@@ -1,6 +1,7 @@
 package admin
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"time"
@@ -10,21 +11,26 @@ import (
 	"github.com/posgate/posgate/adminapi"
 )
 
-// authenticate requires the bearer token on every path but the probes. Unknown paths are
-// refused too, so the API's routes are not discoverable without the token.
+// authenticate requires a valid bearer token on every path but the probes and the dashboard
+// page, and puts its principal in the request's context. Unknown paths are refused too, so the
+// API's routes are not discoverable without a token.
 func (s *Server) authenticate(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path != adminapi.PathHealth && r.URL.Path != adminapi.PathReady && r.URL.Path != PathDashboard &&
-			!s.tokens.check(r.Header.Get("Authorization")) {
+		if r.URL.Path == adminapi.PathHealth || r.URL.Path == adminapi.PathReady || r.URL.Path == PathDashboard {
+			next.ServeHTTP(w, r)
+			return
+		}
+		p, ok := s.identify(r.Header.Get("Authorization"))
+		if !ok {
 			s.writeError(w, r, badRequest(adminapi.CodeUnauthorized, "missing or invalid bearer token"))
 			return
 		}
-		next.ServeHTTP(w, r)
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), principalKey{}, p)))
 	})
 }
 
 // route dispatches to the mux, answering unknown routes and wrong methods with a JSON error
-// instead of the mux's plain-text one.
+// instead of the mux's plain-text one, and checks the principal's role for the route.
 func (s *Server) route(w http.ResponseWriter, r *http.Request) {
 	h, pattern := s.mux.Handler(r)
 	if pattern == "" {
@@ -36,12 +42,14 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request) {
 			s.writeError(w, r, badRequest(adminapi.CodeMethod, "method "+r.Method+" not allowed"))
 			return
 		case probe.status >= 300 && probe.status < 400: // the mux's redirect to a clean path
+			s.mux.ServeHTTP(w, r)
+			return
 		default:
 			s.writeError(w, r, badRequest(adminapi.CodeNotFound, "no such endpoint"))
 			return
 		}
 	}
-	s.mux.ServeHTTP(w, r)
+	s.serveAuthorized(w, r, pattern, http.HandlerFunc(s.mux.ServeHTTP))
 }
 
 // statusProbe records the status a mux fallback handler would send, and discards its body.

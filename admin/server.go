@@ -114,6 +114,7 @@ func (s *Server) routes() {
 	m.HandleFunc("POST "+adminapi.PathTerminals+"/{tid}/resign", s.api(s.resign))
 	m.HandleFunc("POST "+adminapi.PathTerminals+"/{tid}/software", s.api(s.software))
 	m.HandleFunc("GET "+adminapi.PathReversals, s.api(s.listReversals))
+	s.accessRoutes(m)
 	s.settlementRoutes(m)
 	s.dashboardRoutes(m)
 	s.pprofRoutes(m)

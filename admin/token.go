@@ -7,11 +7,12 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"github.com/posgate/posgate/internal/securefile"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/posgate/posgate/internal/securefile"
 )
 
 // Token limits. A generated token is 32 random bytes in unpadded base64url: 43 characters.
@@ -113,12 +114,18 @@ type tokenChecker struct{ want [sha256.Size]byte }
 
 func newTokenChecker(tok string) tokenChecker { return tokenChecker{want: sha256.Sum256([]byte(tok))} }
 
-// check reports whether the Authorization header value is "Bearer <token>".
-func (c tokenChecker) check(header string) bool {
+// matches reports whether tok is the configured token.
+func (c tokenChecker) matches(tok string) bool {
+	got := sha256.Sum256([]byte(tok))
+	return subtle.ConstantTimeCompare(got[:], c.want[:]) == 1
+}
+
+// bearer returns the token of an Authorization header value "Bearer <token>".
+func bearer(header string) (string, bool) {
 	const prefix = "bearer "
 	if len(header) <= len(prefix) || !strings.EqualFold(header[:len(prefix)], prefix) {
-		return false
+		return "", false
 	}
-	got := sha256.Sum256([]byte(strings.TrimSpace(header[len(prefix):])))
-	return subtle.ConstantTimeCompare(got[:], c.want[:]) == 1
+	tok := strings.TrimSpace(header[len(prefix):])
+	return tok, tok != ""
 }

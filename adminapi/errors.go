@@ -11,6 +11,7 @@ const (
 	CodeInvalid          = "invalid"                // 400: a field or query parameter failed validation
 	CodeBadRequest       = "bad_request"            // 400: the body is not the JSON the endpoint takes
 	CodeUnauthorized     = "unauthorized"           // 401: missing or wrong bearer token
+	CodeForbidden        = "forbidden"              // 403: the token's role may not do this
 	CodeNotFound         = "not_found"              // 404: no such terminal, merchant or route
 	CodeMethod           = "method_not_allowed"     // 405
 	CodeExists           = "exists"                 // 409: the TID or MID is taken
@@ -31,6 +32,7 @@ var (
 	ErrInvalid          = errors.New("adminapi: invalid input")
 	ErrBadRequest       = errors.New("adminapi: malformed request")
 	ErrUnauthorized     = errors.New("adminapi: unauthorized")
+	ErrForbidden        = errors.New("adminapi: forbidden for this token's role")
 	ErrNotFound         = errors.New("adminapi: not found")
 	ErrMethod           = errors.New("adminapi: method not allowed")
 	ErrExists           = errors.New("adminapi: already exists")
@@ -55,6 +57,7 @@ var codes = map[string]struct {
 	CodeInvalid:          {http.StatusBadRequest, ErrInvalid},
 	CodeBadRequest:       {http.StatusBadRequest, ErrBadRequest},
 	CodeUnauthorized:     {http.StatusUnauthorized, ErrUnauthorized},
+	CodeForbidden:        {http.StatusForbidden, ErrForbidden},
 	CodeNotFound:         {http.StatusNotFound, ErrNotFound},
 	CodeMethod:           {http.StatusMethodNotAllowed, ErrMethod},
 	CodeExists:           {http.StatusConflict, ErrExists},

@@ -22,6 +22,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/posgate/posgate/admin"
+	"github.com/posgate/posgate/admin/natsstore"
 	"github.com/posgate/posgate/gateway"
 	"github.com/posgate/posgate/gateway/checkpoint"
 	"github.com/posgate/posgate/gateway/memstate"
@@ -245,8 +246,19 @@ func (n *Node) startAdmin(ctx context.Context) error {
 	}
 	n.Metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		newNodeCollector(n))
+	node := fmt.Sprintf("node%d", n.cfg.Processor.NodeID)
+	tokens, err := natsstore.OpenTokens(ctx, n.nc, "", n.cfg.JournalReplicas)
+	if err != nil {
+		return fmt.Errorf("admin tokens: %w", err)
+	}
+	n.onShutdown(func(context.Context) error { return tokens.Close() })
+	audit, err := natsstore.OpenAudit(ctx, n.nc, "", n.cfg.JournalReplicas, node)
+	if err != nil {
+		return fmt.Errorf("admin audit trail: %w", err)
+	}
 	srv, err := admin.New(admin.Config{Addr: n.cfg.AdminListen, Token: tok, Ready: n.ready, Gatherer: n.Metrics,
 		TLSCertFile: n.cfg.AdminTLSCert, TLSKeyFile: n.cfg.AdminTLSKey, Plaintext: n.cfg.AdminPlaintext,
+		Tokens: tokens, Audit: audit, Node: node,
 		Settlement: n.settle, Stats: n.stats, Reversals: n.reversalsAPI()},
 		n.Registry, n.HSM, n.log)
 	if err != nil {

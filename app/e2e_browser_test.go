@@ -72,6 +72,24 @@ func TestDashboardInBrowser(t *testing.T) {
 	if out := os.Getenv("POSGATE_DASHBOARD_SHOT"); out != "" {
 		_ = os.WriteFile(out, shot, 0o644)
 	}
+	if who := text("#who"); who != "bootstrap (admin)" {
+		t.Errorf("signed-in principal shown as %q", who)
+	}
+	// A wrong token is told so, and the dashboard stays closed.
+	if _, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`sessionStorage.clear(); location.reload(); true`)); err != nil {
+		t.Fatal(err)
+	}
+	if err := chromedp.Do(ctx,
+		chromedp.WaitVisible(chromedp.CSS("#token")),
+		chromedp.SendKeys(chromedp.CSS("#token"), "not-the-token-of-this-node"),
+		chromedp.Click(chromedp.CSS("#go")),
+		chromedp.WaitVisible(chromedp.CSS("#loginError")),
+	); err != nil {
+		t.Fatalf("wrong token: %v", err)
+	}
+	if hidden, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.getElementById("dash").hidden`)); err != nil || !hidden {
+		t.Errorf("the dashboard opened with a wrong token (hidden %v, %v)", hidden, err)
+	}
 }
 
 // openDashboard starts a headless browser, enters the node's admin token and waits until the

@@ -36,6 +36,8 @@ var commands = []command{
 	{"reconcile", "reconcile a business date three ways: journal, issuer clearing records, terminals' books", runReconcile},
 	{"terminal", "manage terminals and activation codes through the admin API (posgate terminal help)", runTerminal},
 	{"registry", "back up (export) and restore (import) the Redis terminal registry, keys still wrapped", runRegistry},
+	{"token", "create, list and revoke named admin API tokens with roles (posgate token help)", runToken},
+	{"audit", "show the admin audit trail: who changed what, when, from where, with what result", runAudit},
 	{"reversals", "list reversals delivered upstream (kept 7+ days) and still queued, through the admin API", runReversals},
 	{"loadtest", "run a fleet of simulated terminals at a target rate against a gateway and report", runLoadtest},
 }

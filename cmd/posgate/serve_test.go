@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"net"
 	"net/http"
@@ -54,6 +55,30 @@ func TestServeEmbedded(t *testing.T) {
 		strings.NewReader(""), &out, &errb)
 	if code != 0 || !strings.Contains(out.String(), "activation code") {
 		t.Fatalf("terminal add: %d %s %s", code, out.String(), errb.String())
+	}
+	// A named operator token, made with the bootstrap token, reads the audit trail of that add.
+	out.Reset()
+	errb.Reset()
+	code = run([]string{"token", "create", "--server", base, "--token-file", filepath.Join(dir, "admin.token"),
+		"--name", "ops-1", "--role", "operator", "--json"}, strings.NewReader(""), &out, &errb)
+	var created struct{ Token string }
+	if code != 0 || json.Unmarshal(out.Bytes(), &created) != nil || created.Token == "" {
+		t.Fatalf("token create: %d %s %s", code, out.String(), errb.String())
+	}
+	opsToken := filepath.Join(t.TempDir(), "ops.token")
+	if err := os.WriteFile(opsToken, []byte(created.Token+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out.Reset()
+	code = run([]string{"audit", "--server", base, "--token-file", opsToken}, strings.NewReader(""), &out, &errb)
+	if code != 0 || !strings.Contains(out.String(), "POST /v1/terminals ") || !strings.Contains(out.String(), "bootstrap") {
+		t.Fatalf("audit: %d %s %s", code, out.String(), errb.String())
+	}
+	out.Reset()
+	errb.Reset()
+	code = run([]string{"token", "list", "--server", base, "--token-file", opsToken}, strings.NewReader(""), &out, &errb)
+	if code != exitFail || !strings.Contains(errb.String(), "403") || strings.Count(errb.String(), "\n") != 1 {
+		t.Fatalf("token list as operator: %d %q", code, errb.String())
 	}
 	cancel()
 	select {

@@ -32,11 +32,14 @@ const (
 	defaultTokenFile = "data/" + admin.DefaultTokenFile
 )
 
-// terminalCommands are the subcommands of `posgate terminal`.
-var terminalCommands = []struct {
+// apiCommand is a subcommand of a command group over the admin API (terminal, token).
+type apiCommand struct {
 	name, usage string
 	run         func(c *termCmd, args []string) int
-}{
+}
+
+// terminalCommands are the subcommands of `posgate terminal`.
+var terminalCommands = []apiCommand{
 	{"add", "add --sn SN --tid TID --mid MID [--merchant-name NAME --mcc MCC --city CITY --settlement-account ACCT] [--legacy] [--device-type 02]", termAdd},
 	{"list", "list [--mid MID] [--status pending|active|blocked] [--sn SN] [--tid TID] [--limit N] [--after TID] [--all]", termList},
 	{"show", "show TID", termShow},
@@ -49,32 +52,39 @@ var terminalCommands = []struct {
 	{"import", "import FILE.csv (- for stdin)", termImport},
 }
 
-func terminalUsage(w io.Writer) {
-	fmt.Fprintln(w, "usage: posgate terminal <command> [flags]   (through the admin API)")
-	for _, c := range terminalCommands {
-		fmt.Fprintf(w, "  posgate terminal %s\n", c.usage)
+// groupUsage prints a command group's usage.
+func groupUsage(w io.Writer, group, what string, cmds []apiCommand) {
+	fmt.Fprintf(w, "usage: posgate %s <command> [flags]   (%s)\n", group, what)
+	for _, c := range cmds {
+		fmt.Fprintf(w, "  posgate %s %s\n", group, c.usage)
 	}
 	fmt.Fprintln(w, "common flags: --server URL (default "+defaultAdminServer+"), --ca FILE (https), --token-file PATH, --json, --timeout 30s")
 	fmt.Fprintln(w, "token: --token-file, else $"+envAdminToken+", else ./"+defaultTokenFile)
 }
 
-// runTerminal is `posgate terminal <command> …`.
-func runTerminal(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+// runGroup dispatches `posgate <group> <command> …` to one of cmds.
+func runGroup(group, what string, cmds []apiCommand, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
-		terminalUsage(stderr)
+		groupUsage(stderr, group, what, cmds)
 		return exitUsage
 	}
 	if args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
-		terminalUsage(stderr)
+		groupUsage(stderr, group, what, cmds)
 		return exitOK
 	}
-	for _, sc := range terminalCommands {
+	for _, sc := range cmds {
 		if sc.name == args[0] {
 			c := newTermCmd(sc.name, sc.usage, stdin, stdout, stderr)
+			c.name = group + " " + sc.name
 			return sc.run(c, args[1:])
 		}
 	}
-	return fail(stderr, "terminal", exitUsage, fmt.Errorf("unknown command %q (see posgate terminal help)", args[0]))
+	return fail(stderr, group, exitUsage, fmt.Errorf("unknown command %q (see posgate %s help)", args[0], group))
+}
+
+// runTerminal is `posgate terminal <command> …`.
+func runTerminal(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	return runGroup("terminal", "through the admin API", terminalCommands, args, stdin, stdout, stderr)
 }
 
 // termCmd holds one terminal subcommand's flags, streams and client.
