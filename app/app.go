@@ -7,6 +7,7 @@ package app
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -46,6 +47,9 @@ import (
 type Config struct {
 	// Listen is the terminal listener. Default ":8583".
 	Listen string
+	// TLSListen, with TLSCert and TLSKey (PEM files), adds a terminal listener over TLS
+	// (TLS 1.2 or later); the plain one stays for older devices.
+	TLSListen, TLSCert, TLSKey string
 	// DataDir holds the embedded NATS data, the registry snapshot and the generated secrets.
 	// Default "./data". Created with mode 0700.
 	DataDir string
@@ -541,6 +545,13 @@ func (n *Node) startGateway(ctx context.Context) error {
 	}
 	gc := n.cfg.Gateway
 	gc.Listen = n.cfg.Listen
+	if n.cfg.TLSListen != "" {
+		cert, err := tls.LoadX509KeyPair(n.cfg.TLSCert, n.cfg.TLSKey)
+		if err != nil {
+			return fmt.Errorf("terminal TLS certificate: %w", err)
+		}
+		gc.TLSListen, gc.TLS = n.cfg.TLSListen, &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{cert}}
+	}
 	srv, err := gateway.New(gc, proc, n.log)
 	if err != nil {
 		return err
@@ -648,6 +659,9 @@ func (n *Node) startCheckpoints() error {
 
 // GatewayAddr is the terminal listener's address.
 func (n *Node) GatewayAddr() net.Addr { return n.Gateway.Addr() }
+
+// GatewayTLSAddr is the terminal TLS listener's address (nil without one).
+func (n *Node) GatewayTLSAddr() net.Addr { return n.Gateway.TLSAddr() }
 
 // NATSURL is the URL of the NATS server the node uses.
 func (n *Node) NATSURL() string { return n.nc.ConnectedUrl() }

@@ -2,7 +2,9 @@ package gateway
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
+	"fmt"
 	"net"
 	"net/netip"
 	"sync"
@@ -45,6 +47,11 @@ type ResponseWriter interface {
 type Config struct {
 	// Listen is the TCP address for terminals. Default ":8583".
 	Listen string
+	// TLSListen, when set, is a second address where terminals connect over TLS (TLS must be
+	// set); the plain listener stays for older devices.
+	TLSListen string
+	// TLS is the server side of the TLS listener: certificates, minimum version.
+	TLS *tls.Config
 	// MaxConns bounds open terminal connections. Default 20000.
 	MaxConns int
 	// MaxConnsPerAddr bounds connections from one remote IP address. Default 1000 (a merchant
@@ -120,6 +127,8 @@ func (c Config) withDefaults() Config {
 func (c Config) Validate() error {
 	c = c.withDefaults()
 	switch {
+	case c.TLSListen != "" && (c.TLS == nil || len(c.TLS.Certificates) == 0 && c.TLS.GetCertificate == nil):
+		return &ConfigError{"TLS", "the TLS listener needs a certificate"}
 	case c.MaxConns < 0:
 		return &ConfigError{"MaxConns", "must not be negative"}
 	case c.MaxConnsPerAddr < 0:
@@ -156,7 +165,8 @@ type Server struct {
 	cfg     Config
 	h       Handler
 	log     *zap.Logger
-	ln      net.Listener
+	ln      net.Listener // the plain listener
+	tlsLn   net.Listener // the TLS listener, nil without one
 	baseCtx context.Context
 	cancel  context.CancelFunc
 
@@ -190,30 +200,52 @@ func New(cfg Config, h Handler, log *zap.Logger) (*Server, error) {
 		conns: map[*conn]struct{}{}, perAddr: map[netip.Addr]int{}, done: make(chan struct{})}, nil
 }
 
-// Start listens on the configured address and serves in the background.
+// Start listens on the configured addresses (the plain one, and TLSListen when set) and
+// serves in the background.
 func (s *Server) Start(ctx context.Context) error {
+	var tlsLn net.Listener
+	if s.cfg.TLSListen != "" {
+		raw, err := (&net.ListenConfig{}).Listen(ctx, "tcp", s.cfg.TLSListen)
+		if err != nil {
+			return fmt.Errorf("TLS listener: %w", err)
+		}
+		tlsLn = tls.NewListener(raw, s.cfg.TLS)
+	}
 	ln, err := (&net.ListenConfig{}).Listen(ctx, "tcp", s.cfg.Listen)
 	if err != nil {
+		if tlsLn != nil {
+			_ = tlsLn.Close()
+		}
 		return err
 	}
-	return s.Serve(ln)
+	return s.serve(ln, tlsLn)
 }
 
 // Serve serves terminals on ln in the background; the server owns ln from then on.
-func (s *Server) Serve(ln net.Listener) error {
+func (s *Server) Serve(ln net.Listener) error { return s.serve(ln, nil) }
+
+func (s *Server) serve(ln, tlsLn net.Listener) error {
 	s.mu.Lock()
 	if s.started || s.closing {
 		s.mu.Unlock()
 		_ = ln.Close()
+		if tlsLn != nil {
+			_ = tlsLn.Close()
+		}
 		return errors.New("gateway: server already started or shut down")
 	}
 	s.started = true
-	s.ln = ln
+	s.ln, s.tlsLn = ln, tlsLn
 	s.baseCtx, s.cancel = context.WithCancel(context.Background())
 	s.mu.Unlock()
 	s.log.Info("terminal listener started", zap.String("addr", ln.Addr().String()))
 	s.acceptWG.Add(1)
-	go s.acceptLoop()
+	go s.acceptLoop(ln)
+	if tlsLn != nil {
+		s.log.Info("terminal TLS listener started", zap.String("addr", tlsLn.Addr().String()))
+		s.acceptWG.Add(1)
+		go s.acceptLoop(tlsLn)
+	}
 	return nil
 }
 
@@ -227,6 +259,16 @@ func (s *Server) Addr() net.Addr {
 	return s.ln.Addr()
 }
 
+// TLSAddr returns the TLS listener's address, or nil when there is none.
+func (s *Server) TLSAddr() net.Addr {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.tlsLn == nil {
+		return nil
+	}
+	return s.tlsLn.Addr()
+}
+
 // Stats returns a snapshot of the server's counters.
 func (s *Server) Stats() Stats {
 	return Stats{
@@ -238,11 +280,11 @@ func (s *Server) Stats() Stats {
 	}
 }
 
-func (s *Server) acceptLoop() {
+func (s *Server) acceptLoop(ln net.Listener) {
 	defer s.acceptWG.Done()
 	var backoff time.Duration
 	for {
-		nc, err := s.ln.Accept()
+		nc, err := ln.Accept()
 		if err != nil {
 			s.mu.Lock()
 			closing := s.closing
@@ -322,7 +364,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.stopOnce.Do(func() {
 		s.mu.Lock()
 		s.closing = true
-		ln := s.ln
+		ln, tlsLn := s.ln, s.tlsLn
 		conns := make([]*conn, 0, len(s.conns))
 		for c := range s.conns {
 			conns = append(conns, c)
@@ -331,6 +373,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		close(s.done)
 		if ln != nil {
 			_ = ln.Close()
+		}
+		if tlsLn != nil {
+			_ = tlsLn.Close()
 		}
 		for _, c := range conns {
 			c.stopReading()

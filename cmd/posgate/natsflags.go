@@ -59,6 +59,9 @@ func (c *natsClientSettings) merge(file natsClientSettings, set map[string]bool)
 // server needs none.
 func (c *natsClientSettings) client(url string, getenv func(string) string) (natsconn.Config, error) {
 	cfg := natsconn.Config{CAFile: c.CA, CertFile: c.Cert, KeyFile: c.Key, CredsFile: c.Creds, NKeyFile: c.NKey, User: c.User}
+	if (cfg != (natsconn.Config{}) || c.PasswordFile != "") && url == "" {
+		return cfg, errors.New("NATS TLS and credentials need --nats (the embedded server takes none)")
+	}
 	if cfg.User != "" {
 		pw, err := natsPassword(c.PasswordFile, getenv)
 		if err != nil {
@@ -67,9 +70,6 @@ func (c *natsClientSettings) client(url string, getenv func(string) string) (nat
 		cfg.Password = pw
 	} else if c.PasswordFile != "" {
 		return cfg, errors.New("--nats-password-file needs --nats-user")
-	}
-	if cfg != (natsconn.Config{}) && url == "" {
-		return cfg, errors.New("NATS TLS and credentials need --nats (the embedded server takes none)")
 	}
 	if err := cfg.Validate(); err != nil {
 		return cfg, err

@@ -35,6 +35,9 @@ const (
 // serveConfig is the YAML file of --config; flags given on the command line win over it.
 type serveConfig struct {
 	Listen          string             `yaml:"listen"`
+	TLSListen       string             `yaml:"tls_listen"`
+	TLSCert         string             `yaml:"tls_cert"`
+	TLSKey          string             `yaml:"tls_key"`
 	AdminListen     string             `yaml:"admin_listen"`
 	Data            string             `yaml:"data"`
 	NATS            string             `yaml:"nats"`
@@ -110,6 +113,9 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 	}
 	fields := []zap.Field{zap.String("mode", mode), zap.String("terminals", node.GatewayAddr().String()),
 		zap.String("nats", node.NATSURL()), zap.String("data", cfg.DataDir)}
+	if a := node.GatewayTLSAddr(); a != nil {
+		fields = append(fields, zap.String("terminals_tls", a.String()))
+	}
 	if a := node.AdminAddr(); a != nil {
 		fields = append(fields, zap.String("admin", a.String()))
 	}
@@ -136,6 +142,9 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (c 
 	fs.SetOutput(stderr)
 	configFile := fs.String("config", "", "YAML file holding any of the settings below (flags win)")
 	fs.StringVar(&c.Listen, "listen", app.DefaultListen, "terminal listener address")
+	fs.StringVar(&c.TLSListen, "tls-listen", "", "also accept terminals over TLS on this address (with --tls-cert and --tls-key)")
+	fs.StringVar(&c.TLSCert, "tls-cert", "", "terminal TLS listener: certificate chain (PEM)")
+	fs.StringVar(&c.TLSKey, "tls-key", "", "terminal TLS listener: private key (PEM)")
 	fs.StringVar(&c.AdminListen, "admin-listen", admin.DefaultAddr, "admin API, metrics and probes address (not loopback: needs --admin-tls-cert/--admin-tls-key or --admin-plaintext)")
 	fs.StringVar(&c.AdminTLSCert, "admin-tls-cert", "", "admin API: serve HTTPS with this certificate chain (PEM)")
 	fs.StringVar(&c.AdminTLSKey, "admin-tls-key", "", "admin API: the private key (PEM) of --admin-tls-cert")
@@ -208,6 +217,9 @@ func mergeConfigFile(path string, fs *flag.FlagSet, c *serveConfig) error {
 		}
 	}
 	pick("listen", &c.Listen, file.Listen)
+	pick("tls-listen", &c.TLSListen, file.TLSListen)
+	pick("tls-cert", &c.TLSCert, file.TLSCert)
+	pick("tls-key", &c.TLSKey, file.TLSKey)
 	pick("admin-listen", &c.AdminListen, file.AdminListen)
 	pick("data", &c.Data, file.Data)
 	pick("nats", &c.NATS, file.NATS)
@@ -260,10 +272,13 @@ const defaultNATSListen = "127.0.0.1:4222"
 // appConfig turns the settings into the node's configuration, reading secrets from files or the
 // environment.
 func (c *serveConfig) appConfig(getenv func(string) string) (app.Config, error) {
-	cfg := app.Config{Listen: c.Listen, AdminListen: c.AdminListen, DataDir: c.Data, NATS: c.NATS, Redis: c.Redis,
+	cfg := app.Config{Listen: c.Listen, TLSListen: c.TLSListen, TLSCert: c.TLSCert, TLSKey: c.TLSKey, AdminListen: c.AdminListen, DataDir: c.Data, NATS: c.NATS, Redis: c.Redis,
 		AdminTLSCert: c.AdminTLSCert, AdminTLSKey: c.AdminTLSKey, AdminPlaintext: c.AdminPlaintext,
 		NATSListen: c.NATSListen, RoutesFile: c.Routes, JournalReplicas: c.JournalReplicas,
 		SimLatency: c.SimLatency, SimDrop: c.SimDrop, SimMemoryLedger: c.SimMemoryLedger, RedisCheckInterval: c.RedisCheck}
+	if (c.TLSListen != "") != (c.TLSCert != "" && c.TLSKey != "") || (c.TLSListen == "" && (c.TLSCert != "" || c.TLSKey != "")) {
+		return cfg, errors.New("--tls-listen needs --tls-cert and --tls-key, and they need --tls-listen")
+	}
 	client, err := c.NATSClient.client(c.NATS, getenv)
 	if err != nil {
 		return cfg, err
