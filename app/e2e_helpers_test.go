@@ -2,6 +2,7 @@ package app_test
 
 import (
 	"bytes"
+	"crypto/rsa"
 	"crypto/x509"
 	"errors"
 	"fmt"
@@ -56,6 +57,14 @@ func (d *device) nextSTAN() uint32 { d.stan++; return d.stan }
 // activate sends 0800/101 with a pool key and the proof for code; on 00 it keeps TID, MID and
 // the clear TMK. It returns the response code.
 func (d *device) activate(code string) string {
+	d.e.t.Helper()
+	m, priv := d.activationMsg(code)
+	resp, _ := d.exchange(m)
+	return d.activated(resp, priv)
+}
+
+// activationMsg builds an activation request for code with a pool key pair.
+func (d *device) activationMsg(code string) (*codec.Message, *rsa.PrivateKey) {
 	t := d.e.t
 	t.Helper()
 	priv, err := keys.Get(d.e.ctx)
@@ -75,7 +84,14 @@ func (d *device) activate(code string) string {
 		AppVersion: []byte("TSIM0001")})))
 	must(t, m.Set(60, codec.AppendField60(nil, codec.Field60{NetworkCode: 101, Digits: 11})))
 	must(t, m.Set(62, codec.AppendTLV(codec.AppendTLV(nil, codec.Tag62PublicKey, pub), codec.Tag62Proof, proof)))
-	resp, _ := d.exchange(m)
+	return m, priv
+}
+
+// activated takes in an activation response: on 00 the TID, MID and clear TMK. It returns the
+// response code.
+func (d *device) activated(resp *codec.Message, priv *rsa.PrivateKey) string {
+	t := d.e.t
+	t.Helper()
 	rc := string(resp.Field(39))
 	if rc != "00" {
 		return rc
@@ -90,6 +106,7 @@ func (d *device) activate(code string) string {
 			kc = it.Value()
 		}
 	}
+	var err error
 	if d.tmk, err = termcrypto.OpenTMK(priv, tk, hsm.KCV(kc)); err != nil {
 		t.Fatalf("activation TMK: %v", err)
 	}

@@ -202,3 +202,39 @@ func TestActivationGuessesInParallel(t *testing.T) {
 		t.Errorf("proofs checked %d (want %d), delayed %d (want %d)", checked, terminal.FreeProofs+1, delayed, racers-terminal.FreeProofs-1)
 	}
 }
+
+// An activation the terminal did not hear the answer to, sent again, gets the recorded answer
+// (the TMK under the terminal's own public key) and changes nothing: the terminal is not left
+// with a spent code and no TMK, and a replay installs no other key.
+func TestActivationRetransmission(t *testing.T) {
+	e := startNode(t, "", nil)
+	const tid, sn = "TERMR004", "000002021000200004"
+	code := e.provision(tid, sn)
+	d := &device{e: e, sn: sn, link: e.terminal(sn, nil), batch: 1}
+	m, priv := d.activationMsg(code)
+	frame := d.frame(m)
+	resp, answer := d.send(frame)
+	if rc := d.activated(resp, priv); rc != "00" {
+		t.Fatalf("activation: %s", rc)
+	}
+	before, err := e.node.Registry.GetTerminal(e.ctx, tid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, again := d.send(frame); !bytes.Equal(again, answer) {
+		t.Errorf("retransmitted activation: not the recorded answer")
+	}
+	after, _ := e.node.Registry.GetTerminal(e.ctx, tid)
+	if !after.Keys.TMK.Equal(before.Keys.TMK) || after.Revision != before.Revision {
+		t.Errorf("retransmitted activation changed the terminal (revision %d → %d)", before.Revision, after.Revision)
+	}
+	// The terminal goes on with the TMK it opened.
+	resp, _ = d.exchange(d.signOnMsg("01 ", d.sn, nil, false))
+	if string(resp.Field(39)) != "00" {
+		t.Fatalf("sign-on after the retransmitted activation: %s", resp.Field(39))
+	}
+	d.installKeys(resp)
+	if rc := d.code(d.purchase(d.nextSTAN(), testPAN, 1234, "")); rc != "00" {
+		t.Errorf("purchase: %s", rc)
+	}
+}

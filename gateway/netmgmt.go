@@ -32,15 +32,41 @@ func (p *Processor) activate(ctx context.Context, t *txn) ([]byte, error) {
 	if it.Err() != nil || pub == nil || proof == nil {
 		return p.reject(ctx, t, "30")
 	}
-	sn := string(ti.SN)
+	stan, err := t.req.Number(11)
+	if err != nil {
+		return p.reject(ctx, t, "30")
+	}
+	// An activation that succeeded is answered once: the same request again — the terminal
+	// missed the 0810, or a replay — gets the recorded answer (the TMK under the terminal's own
+	// public key) and changes nothing. Refusals are not kept: the terminal may try again.
+	bound, err := p.d.Registry.GetTerminalBySN(ctx, string(ti.SN))
+	if err != nil {
+		return p.activateOnce(ctx, t, ti.SN, pub, proof) // answers 97 or 96 as it finds
+	}
+	key := RetransmitKey{TID: bound.TID, Batch: t.cls.f60.Batch, STAN: uint32(stan), MTI: activationMTI}
+	if out, answered, err := p.reserve(ctx, t, key, p.contentHash(t.frame.Body), p.reject); answered {
+		return out, err
+	}
+	t.term.TID = bound.TID // names the terminal in security events
+	out, err := p.activateOnce(ctx, t, ti.SN, pub, proof)
+	if t.rc != [2]byte{'0', '0'} {
+		_ = p.d.State.Release(context.WithoutCancel(ctx), key)
+		return out, err
+	}
+	return p.store(ctx, key, out, err)
+}
+
+// activationMTI keeps activations' retransmission keys apart from sign-ons' (both 0800).
+const activationMTI = "0800/101"
+
+// activateOnce checks the proof and installs a new TMK.
+func (p *Processor) activateOnce(ctx context.Context, t *txn, snBytes, pub, proof []byte) ([]byte, error) {
+	sn := string(snBytes)
 	// The proof is counted before it is checked (one atomic claim), so parallel guesses
 	// cannot outrun the back-off; a claim that cannot be recorded checks nothing.
 	code, err := p.d.Registry.ClaimProof(ctx, sn)
 	switch {
 	case errors.Is(err, terminal.ErrLocked):
-		if term, err := p.d.Registry.GetTerminalBySN(ctx, sn); err == nil {
-			t.term.TID = term.TID // names the terminal in the security event
-		}
 		p.security(t, secProofDelay)
 		return p.reject(ctx, t, "A7")
 	case errors.Is(err, terminal.ErrInvalid), errors.Is(err, terminal.ErrNotFound), errors.Is(err, terminal.ErrCodeSpent),
@@ -51,7 +77,7 @@ func (p *Processor) activate(ctx context.Context, t *txn) ([]byte, error) {
 		return p.systemError(ctx, t, "activation proof claim", err)
 	}
 	t.term.TID = code.TID
-	act, err := p.d.HSM.Activate(ctx, code.Verifier, ti.SN, pub, proof)
+	act, err := p.d.HSM.Activate(ctx, code.Verifier, snBytes, pub, proof)
 	switch {
 	case errors.Is(err, hsm.ErrProof):
 		p.security(t, secProof)
