@@ -92,6 +92,26 @@ func requiredRole(pattern string) string {
 	return adminapi.RoleOperator
 }
 
+// auditNote carries what a handler read from the body into the outcome record.
+type auditNote struct{ detail string }
+
+type auditKey struct{}
+
+// auditDetail adds key=value pairs (identifiers, never secrets) to the request's outcome
+// record in the audit trail.
+func auditDetail(r *http.Request, kv ...string) {
+	n, ok := r.Context().Value(auditKey{}).(*auditNote)
+	if !ok {
+		return
+	}
+	for i := 0; i+1 < len(kv); i += 2 {
+		if kv[i+1] == "" {
+			continue
+		}
+		n.detail = strings.TrimSpace(n.detail + " " + kv[i] + "=" + kv[i+1])
+	}
+}
+
 // principal is who made a request.
 type principal struct{ name, role string }
 
@@ -151,9 +171,13 @@ func (s *Server) serveAuthorized(w http.ResponseWriter, r *http.Request, pattern
 		return
 	}
 	// The answer waits until its outcome is recorded: a caller that saw success can rely on the
-	// trail holding it.
+	// trail holding it. Handlers add what the body named (auditDetail).
 	buf := &bufferedWriter{header: http.Header{}}
-	h.ServeHTTP(buf, r)
+	note := &auditNote{}
+	h.ServeHTTP(buf, r.WithContext(context.WithValue(r.Context(), auditKey{}, note)))
+	if note.detail != "" {
+		entry.Target = strings.TrimSpace(entry.Target + " " + note.detail)
+	}
 	entry.Request, entry.Status = seq, buf.code()
 	entry.Outcome = adminapi.OutcomeOK
 	if entry.Status >= 400 {
@@ -286,6 +310,7 @@ func (s *Server) createToken(w http.ResponseWriter, r *http.Request) error {
 	if !ValidRole(req.Role) {
 		return invalidField("role", "must be viewer, operator or admin")
 	}
+	auditDetail(r, "name", req.Name, "role", req.Role)
 	tok := NewToken()
 	rec := TokenRecord{Name: req.Name, Role: req.Role, Hash: sha256.Sum256([]byte(tok)),
 		CreatedAt: time.Now().UTC().Truncate(time.Second), CreatedBy: principalOf(r).name}

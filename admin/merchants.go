@@ -21,6 +21,7 @@ func (s *Server) createMerchant(w http.ResponseWriter, r *http.Request) error {
 	if err := decodeBody(w, r, s.cfg.MaxBodyBytes, &req, false); err != nil {
 		return err
 	}
+	auditDetail(r, "mid", req.MID)
 	m := newMerchant(req.MID, req.NewMerchant)
 	if err := m.Validate(); err != nil {
 		return err

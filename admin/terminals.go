@@ -26,6 +26,7 @@ func (s *Server) createTerminal(w http.ResponseWriter, r *http.Request) error {
 	if err := decodeBody(w, r, s.cfg.MaxBodyBytes, &req, false); err != nil {
 		return err
 	}
+	auditDetail(r, "tid", req.TID, "mid", req.MID, "sn", req.SN)
 	t := terminal.Terminal{
 		TID: req.TID, MID: req.MID, SN: req.SN, DeviceType: req.DeviceType, Legacy: req.Legacy,
 		Operators: req.Operators, TargetVersion: req.TargetVersion,
@@ -221,6 +222,7 @@ func (s *Server) block(w http.ResponseWriter, r *http.Request) error {
 	if err != nil || reason == terminal.ReasonNone {
 		return invalidField("reason", "must be lost, stolen or other")
 	}
+	auditDetail(r, "reason", req.Reason)
 	t, err := s.reg.Block(r.Context(), r.PathValue("tid"), reason)
 	if err != nil {
 		return err
@@ -271,6 +273,7 @@ func (s *Server) software(w http.ResponseWriter, r *http.Request) error {
 	if terminal.ValidSoftwareVersion(req.TargetVersion) != nil {
 		return invalidField("target_version", "must be printable ASCII of at most 8 characters")
 	}
+	auditDetail(r, "target_version", req.TargetVersion)
 	t, err := s.update(r.Context(), r.PathValue("tid"), func(t *terminal.Terminal) bool {
 		if t.TargetVersion == req.TargetVersion {
 			return false

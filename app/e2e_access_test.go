@@ -78,14 +78,14 @@ func TestAdminRolesAndAudit(t *testing.T) {
 		lines = append(lines, strings.Join([]string{a.Actor, a.Role, a.Action, a.Target, a.Outcome, a.Code}, "|"))
 	}
 	want := []string{
-		"bootstrap|admin|POST /v1/tokens||requested|", "bootstrap|admin|POST /v1/tokens||ok|",
-		"bootstrap|admin|POST /v1/tokens||requested|", "bootstrap|admin|POST /v1/tokens||ok|",
+		"bootstrap|admin|POST /v1/tokens||requested|", "bootstrap|admin|POST /v1/tokens|name=alice-view role=viewer|ok|",
+		"bootstrap|admin|POST /v1/tokens||requested|", "bootstrap|admin|POST /v1/tokens|name=bob-ops role=operator|ok|",
 		"alice-view|viewer|POST /v1/terminals/{tid}/block|tid=" + testTID + "|forbidden|forbidden",
 		"bob-ops|operator|POST /v1/tokens||forbidden|forbidden",
 		"bob-ops|operator|POST /v1/terminals/{tid}/block|tid=" + testTID + "|requested|",
-		"bob-ops|operator|POST /v1/terminals/{tid}/block|tid=" + testTID + "|ok|",
+		"bob-ops|operator|POST /v1/terminals/{tid}/block|tid=" + testTID + " reason=stolen|ok|",
 		"bob-ops|operator|POST /v1/terminals/{tid}/block|tid=NOSUCH01|requested|",
-		"bob-ops|operator|POST /v1/terminals/{tid}/block|tid=NOSUCH01|failed|not_found",
+		"bob-ops|operator|POST /v1/terminals/{tid}/block|tid=NOSUCH01 reason=lost|failed|not_found",
 	}
 	if strings.Join(lines, "\n") != strings.Join(want, "\n") {
 		t.Errorf("audit trail:\n%s\nwant:\n%s", strings.Join(lines, "\n"), strings.Join(want, "\n"))

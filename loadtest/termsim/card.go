@@ -140,6 +140,9 @@ type Result struct {
 	// reason sent in the 0400's field 39 (98, 96, A0, 06), set whenever a reversal was owed.
 	Reversed     bool
 	ReversalCode string
+	// Repeats counts how many times an unanswered request that cannot be reversed (a refund)
+	// was sent again under the same STAN before it was answered (or given up).
+	Repeats int
 	// Requirement is the processing requirement of the response header (codec.Require…).
 	Requirement byte
 }

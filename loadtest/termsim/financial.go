@@ -60,7 +60,8 @@ func (t *Terminal) CompletionVoid(ctx context.Context, c Card, orig Result) (Res
 // ErrReversalPending), then a sign-on or parameter download a response asked for is done.
 // After it: no answer (timeout, dropped connection), an unreadable answer or one whose MAC fails
 // makes a reversible request owe a reversal, sent at once up to Config.ReversalRetries times and
-// kept for the next transaction when none is acknowledged. An approved debit or credit enters
+// kept for the next transaction when none is acknowledged; a request that cannot be reversed
+// (a refund) is repeated as it was, up to Config.ReversalRetries times, until it is answered. An approved debit or credit enters
 // the book for the settlement totals.
 func (t *Terminal) financial(ctx context.Context, op Op, c *Card, amount int64, orig *Result) (Result, error) {
 	s := &ops[op]
@@ -86,6 +87,17 @@ func (t *Terminal) financial(ctx context.Context, op Op, c *Card, amount int64, 
 		return res, err
 	}
 	x, err := t.roundTrip(ctx, matchFor(t.req, true))
+	// A request that cannot be reversed (a refund: an advice) is repeated, byte for byte under
+	// the same STAN, until it is answered: the gateway answers a repeat with the first answer,
+	// so the terminal learns an approval it missed instead of refunding twice.
+	for i := 0; err != nil && x.sent && !s.reversible && i < t.cfg.ReversalRetries && ctx.Err() == nil; i++ {
+		res.Repeats++
+		t.stats.Repeats++
+		var again exchange
+		again, err = t.roundTrip(ctx, matchFor(t.req, true))
+		again.sent = true
+		x = again
+	}
 	if err != nil {
 		if x.sent && s.reversible {
 			res.ReversalCode = reversalReason(err)

@@ -51,6 +51,7 @@ type Stats struct {
 	Discarded  uint64 // response frames that matched no outstanding request (late or stray)
 	Timeouts   uint64 // exchanges that got no response in time
 	Reversals  uint64 // 0400 frames written
+	Repeats    uint64 // unanswered requests that cannot be reversed (refunds), sent again
 	Dials      uint64 // connections opened
 	MACFailure uint64 // responses whose MAC did not verify
 }

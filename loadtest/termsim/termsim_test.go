@@ -632,3 +632,42 @@ func TestCancelledContextOwesReversal(t *testing.T) {
 	}
 	checkReversal(t, 0, revs[0].msg, p.requests("0200")[0].msg, "06")
 }
+
+// A refund cannot be reversed: when its answer is lost the terminal sends the same frame again
+// (same STAN, byte for byte) until it is answered, so it learns an approval it missed instead of
+// refunding twice.
+func TestRefundRepeatedWhenUnanswered(t *testing.T) {
+	ctx := context.Background()
+	p := newPeer(t, hsm.MACPOSECB)
+	term := newTerm(t, p, func(c *Config) { c.Timeout = 300 * time.Millisecond })
+	ready(t, p, term)
+	orig := approve(t, "purchase")(term.Purchase(ctx, pinCard, 5000))
+	lost := 2
+	p.script(func(p *peer) {
+		p.drop = func(m *codec.Message) bool {
+			if m.IsMTI("0220") && lost > 0 {
+				lost--
+				return true
+			}
+			return false
+		}
+	})
+	res := approve(t, "refund answered on its third sending")(term.Refund(ctx, pinCard, 1200, orig))
+	if res.Repeats != 2 {
+		t.Errorf("repeats %d, want 2", res.Repeats)
+	}
+	sent := p.requests("0220")
+	if len(sent) != 3 || !slices.Equal(sent[0].body, sent[1].body) || !slices.Equal(sent[0].body, sent[2].body) {
+		t.Fatalf("refund frames: %d, identical %v", len(sent), len(sent) == 3 && slices.Equal(sent[0].body, sent[2].body))
+	}
+	if len(p.requests("0400")) != 0 {
+		t.Errorf("a refund was reversed")
+	}
+	// Never answered: the retries run out and the refund is reported unanswered.
+	p.script(func(p *peer) { p.drop = func(m *codec.Message) bool { return m.IsMTI("0220") } })
+	before := len(p.requests("0220"))
+	res, err := term.Refund(ctx, pinCard, 100, orig)
+	if !errors.Is(err, ErrTimeout) || res.Repeats != DefaultReversalRetries || len(p.requests("0220"))-before != 1+DefaultReversalRetries {
+		t.Errorf("unanswered refund: %v, repeats %d, frames %d", err, res.Repeats, len(p.requests("0220"))-before)
+	}
+}
