@@ -104,6 +104,11 @@ func (e *env) terminal(sn string, tweak func(*termsim.Config)) *termsim.Terminal
 
 // provisionReady creates a terminal in node's registry and activates and signs it on.
 func provisionReady(ctx context.Context, node *app.Node, tid, sn string) (*termsim.Terminal, error) {
+	return provisionReadyWith(ctx, node, tid, sn, nil)
+}
+
+// provisionReadyWith is provisionReady with tweak applied to the terminal's configuration.
+func provisionReadyWith(ctx context.Context, node *app.Node, tid, sn string, tweak func(*termsim.Config)) (*termsim.Terminal, error) {
 	reg := node.Registry
 	if _, err := reg.GetMerchant(ctx, merchant); errors.Is(err, terminal.ErrNotFound) {
 		if _, err := reg.CreateMerchant(ctx, terminal.Merchant{MID: merchant, Name: "POSGATE TEST SHOP", MCC: "5812"}); err != nil &&
@@ -121,7 +126,11 @@ func provisionReady(ctx context.Context, node *app.Node, tid, sn string) (*terms
 	if _, err := reg.IssueActivationCode(ctx, tid, code.Verifier, 0); err != nil {
 		return nil, err
 	}
-	term, err := termsim.New(termsim.Config{Addr: node.GatewayAddr().String(), SN: sn, KeyPool: keys, Timeout: 10 * time.Second})
+	tc := termsim.Config{Addr: node.GatewayAddr().String(), SN: sn, KeyPool: keys, Timeout: 10 * time.Second}
+	if tweak != nil {
+		tweak(&tc)
+	}
+	term, err := termsim.New(tc)
 	if err != nil {
 		return nil, err
 	}
