@@ -12,8 +12,8 @@ import (
 
 	"github.com/posgate/posgate/app"
 	"github.com/posgate/posgate/internal/natsconn"
+	"github.com/posgate/posgate/internal/natssecure"
 	"github.com/posgate/posgate/loadtest/termsim"
-	"github.com/posgate/posgate/natsembed/natstest"
 	"github.com/posgate/posgate/routing/issuersim"
 )
 
@@ -23,7 +23,7 @@ import (
 // append to the journal nor read it; clients without TLS, without a certificate or without
 // credentials are refused.
 func TestSecureNATS(t *testing.T) {
-	s := natstest.StartSecure(t, "../deploy/nats.conf")
+	s := natssecure.Start(t, "../deploy/nats.conf")
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 

@@ -8,14 +8,14 @@ import (
 	"time"
 
 	"github.com/posgate/posgate/internal/natsconn"
-	"github.com/posgate/posgate/natsembed/natstest"
+	"github.com/posgate/posgate/internal/natssecure"
 )
 
 // settle runs as the "ops" user of the shipped deploy/nats.conf — TLS with a client
 // certificate, a password from a file — which may read the journal and record runs but not
 // append to the journal.
 func TestSettleOnSecureNATS(t *testing.T) {
-	s := natstest.StartSecure(t, "../../deploy/nats.conf")
+	s := natssecure.Start(t, "../../deploy/nats.conf")
 	nc, err := natsconn.Connect(s.URL, s.Client("gateway"))
 	if err != nil {
 		t.Fatal(err)

@@ -1,4 +1,6 @@
-package natstest
+// Package natssecure runs, for tests, a nats-server from a posgate deployment config that
+// requires TLS with client certificates and credentials (deploy/nats.conf).
+package natssecure
 
 import (
 	"crypto/rand"
@@ -21,10 +23,10 @@ type Secure struct {
 	Passwords map[string]string // user → password
 }
 
-// StartSecure starts the server of confFile, providing through the environment what the file
+// Start starts the server of confFile, providing through the environment what the file
 // reads from it (NATS_TLS_*, POSGATE_NATS_*_PASSWORD). It fails the test unless the file keeps
 // sync_interval: always. The test may not run in parallel (it sets the environment).
-func StartSecure(t *testing.T, confFile string) *Secure {
+func Start(t *testing.T, confFile string) *Secure {
 	t.Helper()
 	s := &Secure{Certs: tlstest.Write(t), Passwords: map[string]string{}}
 	t.Setenv("NATS_TLS_CERT", s.Certs.ServerCert)
