@@ -38,22 +38,31 @@ func (p *Processor) activate(ctx context.Context, t *txn) ([]byte, error) {
 	}
 	// An activation that succeeded is answered once: the same request again — the terminal
 	// missed the 0810, or a replay — gets the recorded answer (the TMK under the terminal's own
-	// public key) and changes nothing. Refusals are not kept: the terminal may try again.
+	// public key) and changes nothing. Only successes are recorded, and only an exact copy is
+	// answered from the record: the proof claim, not the cache, orders concurrent activations.
 	bound, err := p.d.Registry.GetTerminalBySN(ctx, string(ti.SN))
 	if err != nil {
 		return p.activateOnce(ctx, t, ti.SN, pub, proof) // answers 97 or 96 as it finds
 	}
 	key := RetransmitKey{TID: bound.TID, Batch: t.cls.f60.Batch, STAN: uint32(stan), MTI: activationMTI}
-	if out, answered, err := p.reserve(ctx, t, key, p.contentHash(t.frame.Body), p.reject); answered {
-		return out, err
+	hash := p.contentHash(t.frame.Body)
+	switch res, cached, err := p.d.State.Reserve(ctx, key, hash, 2*p.cfg.TxnTimeout); {
+	case err == nil && res == ReserveDone:
+		p.metrics.Duplicates.WithLabelValues("answered").Inc()
+		t.out = append(t.out[:0], cached...)
+		t.setCode("dup")
+		return t.out, nil
+	case err == nil && res == ReserveNew:
+		_ = p.d.State.Release(context.WithoutCancel(ctx), key)
 	}
 	t.term.TID = bound.TID // names the terminal in security events
 	out, err := p.activateOnce(ctx, t, ti.SN, pub, proof)
-	if t.rc != [2]byte{'0', '0'} {
-		_ = p.d.State.Release(context.WithoutCancel(ctx), key)
-		return out, err
+	if err == nil && out != nil && t.rc == [2]byte{'0', '0'} {
+		if err := p.d.State.Restore(context.WithoutCancel(ctx), key, hash, out, p.cfg.RetransmitTTL); err != nil {
+			p.log.Error("cannot store an activation's answer for retransmissions", zap.Error(err))
+		}
 	}
-	return p.store(ctx, key, out, err)
+	return out, err
 }
 
 // activationMTI keeps activations' retransmission keys apart from sign-ons' (both 0800).
