@@ -93,7 +93,9 @@ type Config struct {
 	// Processor settings: NodeID, limits, timeouts (TokenKey and ZPK are filled from above).
 	// Its clock (Now), when set, also clocks the terminal registry.
 	Processor gateway.ProcessorConfig
-	// JournalReplicas is the journal stream's replica count (3 in a cluster). Default 1.
+	// JournalReplicas is the replica count of every stream and bucket the node creates — the
+	// journal, the reversal queue and its log, settlement run records, admin tokens and audit
+	// trail (3 in a cluster; YAML journal_replicas). Default 1.
 	JournalReplicas int
 	// AdminListen is the admin API's address (dashboard, JSON API, /metrics, probes); "" runs
 	// no admin listener. posgate serve defaults it to "127.0.0.1:8080"; a non-loopback address
@@ -476,7 +478,7 @@ func (n *Node) startUpstream(ctx context.Context) error {
 		return fmt.Errorf("routing: %w", err)
 	}
 	n.Routing = client
-	fw, err := routing.NewForwarder(ctx, client, routing.ForwarderConfig{}, n.log)
+	fw, err := routing.NewForwarder(ctx, client, routing.ForwarderConfig{Replicas: n.cfg.JournalReplicas}, n.log)
 	if err != nil {
 		return fmt.Errorf("reversal queue: %w", err)
 	}

@@ -82,6 +82,9 @@ type suite struct {
 	rng   *rand.Rand
 	cal   journal.Calendar
 	rows  []row
+	// duration and faultWithin override a round's length (roundDuration) and the window of
+	// its fault's moment (the first three quarters); zero keeps the defaults.
+	duration, faultWithin time.Duration
 }
 
 // row is one line of the suite's table.
@@ -131,9 +134,13 @@ func (s *suite) round(name string, fault func()) {
 	books := filepath.Join(s.t.TempDir(), fmt.Sprintf("books-%d.csv", len(s.rows)+1))
 	var buf bytes.Buffer
 	progress := &signal{ch: make(chan struct{})}
+	duration, within := roundDuration, roundDuration*3/4
+	if s.duration != 0 {
+		duration, within = s.duration, s.faultWithin
+	}
 	r, err := loadtest.New(loadtest.Config{
 		Target: s.node.GatewayAddr, Admin: s.admin(), Terminals: roundTerminals, Rate: roundRate,
-		Duration: roundDuration, Timeout: roundTimeout, Books: &buf, Progress: progress,
+		Duration: duration, Timeout: roundTimeout, Books: &buf, Progress: progress,
 		Seed: s.rng.Uint64() | 1,
 	})
 	if err != nil {
@@ -152,7 +159,7 @@ func (s *suite) round(name string, fault func()) {
 		s.t.Fatalf("%s: the load generator ended before its traffic: %v\n%s", name, err, progress.buf.String())
 	}
 	if fault != nil {
-		time.Sleep(time.Duration(s.rng.Int64N(int64(roundDuration * 3 / 4))))
+		time.Sleep(time.Duration(s.rng.Int64N(int64(within))))
 		fault()
 	}
 	if err := <-done; err != nil {
@@ -451,7 +458,7 @@ func (s *suite) metric(name string) string {
 
 // startSim starts `posgate issuer-sim` against url, with the node's zone PIN key, and waits
 // until it answers ledger queries.
-func startSim(t *testing.T, bin, url, dataDir string) (*proctest.Process, func() error) {
+func startSim(t *testing.T, bin, url, dataDir string, extra ...string) (*proctest.Process, func() error) {
 	t.Helper()
 	nc, err := nats.Connect(url, nats.MaxReconnects(-1), nats.ReconnectWait(50*time.Millisecond))
 	if err != nil {
@@ -464,8 +471,9 @@ func startSim(t *testing.T, bin, url, dataDir string) (*proctest.Process, func()
 		_, err := issuersim.QueryLedgers(ctx, nc, "", 1)
 		return err
 	}
-	sim := proctest.StartProcess(t, "issuer-sim", bin, ready, "issuer-sim", "--nats", url, "--instance", "faults",
-		"--zpk-file", filepath.Join(dataDir, "zpk.hex"), "--latency-min", "20ms", "--latency-max", "300ms", "--drop", "0.02")
+	args := append([]string{"issuer-sim", "--nats", url, "--instance", "faults",
+		"--zpk-file", filepath.Join(dataDir, "zpk.hex"), "--latency-min", "20ms", "--latency-max", "300ms", "--drop", "0.02"}, extra...)
+	sim := proctest.StartProcess(t, "issuer-sim", bin, ready, args...)
 	return sim, ready
 }
 

@@ -214,6 +214,10 @@ func reversalOf(rec *TxnRecord, reason string) routing.Reversal {
 	}
 }
 
+// ReversalQueueTimeout bounds how long a reversal is offered to the durable queue before it is
+// reported for reversal by hand.
+const ReversalQueueTimeout = 30 * time.Second
+
 // queueReversal stores a reversal upstream durably; if even that fails the reversal is logged
 // for operators (without card data): it must not be forgotten.
 func (p *Processor) queueReversal(ctx context.Context, rev *routing.Reversal) error {
@@ -225,7 +229,11 @@ func (p *Processor) queueReversal(ctx context.Context, rev *routing.Reversal) er
 	// the same transaction id (a retransmission processed again) needs a reversal of its own.
 	rev.ID += reversalSuffix + sixDigits(rev.Original.STAN)
 	p.metrics.ReversalsOwed.WithLabelValues(reasonLabel(rev.Reason)).Inc()
-	err := p.d.Reversals.Enqueue(ctx, rev)
+	// The queue may be without a leader for seconds (a NATS server of the cluster died): keep
+	// publishing well past the request's own deadline — a reversal must not be dropped.
+	qctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), ReversalQueueTimeout)
+	defer cancel()
+	err := p.d.Reversals.Enqueue(qctx, rev)
 	if err != nil {
 		p.log.Error("REVERSAL NOT QUEUED: reverse by hand", zap.String("txn", rev.ID), zap.String("route", rev.Route),
 			zap.String("rrn", rev.RRN), zap.Int64("amount_fen", rev.Amount), zap.Error(err))

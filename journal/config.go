@@ -18,6 +18,9 @@ const (
 	DefaultMaxInFlight     = 1
 	DefaultPublishTimeout  = 5 * time.Second
 	DefaultPublishAttempts = 3
+	// DefaultLeaderWait covers a JetStream leader election (nats-server's Raft
+	// election timeout is 4–9 s) with room to spare.
+	DefaultLeaderWait = 30 * time.Second
 )
 
 // maxSegmentBytesLimit stays under nats-server's default max_payload (1 MiB)
@@ -34,7 +37,9 @@ type Config struct {
 	// Default DefaultSubjectPrefix.
 	SubjectPrefix string
 	// Replicas is the stream replication factor: 1 for a single server (durable
-	// through fsync-before-ack), 3 in a cluster. Default 1.
+	// through fsync-before-ack), 3 in a cluster. 0 keeps an existing stream's factor
+	// (readers: settle, reconcile must never scale the book of record down) and
+	// creates a missing one with DefaultReplicas.
 	Replicas int
 	// MaxAge is how long the server keeps segments; 0 (default) keeps them
 	// forever. The stream uses DiscardNew, so a full stream refuses appends rather
@@ -79,6 +84,11 @@ type Config struct {
 	// before its records fail with ErrNotDurable. Default DefaultPublishAttempts;
 	// all attempts together must fit in RetryWindow.
 	PublishAttempts int
+	// LeaderWait is how long a segment is offered to a stream that answers "no
+	// responders" (between the death of its leader and the election of the next)
+	// before its records fail with ErrNotDurable. Default DefaultLeaderWait; with
+	// the attempts it must fit in RetryWindow.
+	LeaderWait time.Duration
 }
 
 func (c Config) withDefaults() Config {
@@ -87,9 +97,6 @@ func (c Config) withDefaults() Config {
 	}
 	if c.SubjectPrefix == "" {
 		c.SubjectPrefix = DefaultSubjectPrefix
-	}
-	if c.Replicas == 0 {
-		c.Replicas = DefaultReplicas
 	}
 	if c.DuplicateWindow == 0 {
 		c.DuplicateWindow = DefaultDuplicateWindow
@@ -115,6 +122,9 @@ func (c Config) withDefaults() Config {
 	if c.PublishAttempts == 0 {
 		c.PublishAttempts = DefaultPublishAttempts
 	}
+	if c.LeaderWait == 0 {
+		c.LeaderWait = DefaultLeaderWait
+	}
 	return c
 }
 
@@ -130,7 +140,7 @@ func (c Config) Validate() error {
 		}
 	}
 	switch {
-	case c.Replicas < 1 || c.Replicas > 5:
+	case c.Replicas < 0 || c.Replicas > 5:
 		return &ConfigError{Field: "Replicas", Err: ErrOutOfRange}
 	case c.MaxAge < 0:
 		return &ConfigError{Field: "MaxAge", Err: ErrOutOfRange}
@@ -156,7 +166,9 @@ func (c Config) Validate() error {
 		return &ConfigError{Field: "PublishTimeout", Err: ErrOutOfRange}
 	case c.PublishAttempts < 1:
 		return &ConfigError{Field: "PublishAttempts", Err: ErrOutOfRange}
-	case time.Duration(c.PublishAttempts)*c.PublishTimeout > c.RetryWindow:
+	case c.LeaderWait < 0:
+		return &ConfigError{Field: "LeaderWait", Err: ErrOutOfRange}
+	case time.Duration(c.PublishAttempts)*c.PublishTimeout+c.LeaderWait > c.RetryWindow:
 		return &ConfigError{Field: "PublishAttempts", Err: ErrOutOfRange}
 	}
 	return nil

@@ -83,6 +83,12 @@ func New(ctx context.Context, nc *nats.Conn, cfg Config, logger *zap.Logger) (*J
 	if err != nil {
 		return nil, fmt.Errorf("journal: jetstream: %w", err)
 	}
+	if cfg.Replicas == 0 {
+		cfg.Replicas = DefaultReplicas
+		if st, err := js.Stream(ctx, cfg.Stream); err == nil {
+			cfg.Replicas = st.CachedInfo().Config.Replicas
+		}
+	}
 	stream, err := js.CreateOrUpdateStream(ctx, streamConfig(cfg))
 	if err != nil {
 		return nil, fmt.Errorf("journal: ensure stream %s: %w", cfg.Stream, err)
@@ -360,13 +366,18 @@ func (j *Journal) commitSegment(d Date, recs []*pending) {
 
 // publish sends one segment and waits for its acknowledgement, re-sending it
 // with the same Nats-Msg-Id after a timeout or disconnect so the server stores
-// it at most once. A refusal by the server (*jetstream.APIError) is final.
+// it at most once. A refusal by the server (*jetstream.APIError) is final. A
+// stream that answers nothing at once (no responders: its leader died and the
+// replicas are electing another, which takes seconds) is tried again, with a
+// growing pause, for up to LeaderWait — such tries do not count as attempts.
 func (j *Journal) publish(subject, segID string, payload []byte) error {
 	msg := &nats.Msg{Subject: subject, Data: payload, Header: nats.Header{}}
 	msg.Header.Set(jetstream.MsgIDHeader, segID)
 	msg.Header.Set(jetstream.ExpectedStreamHeader, j.cfg.Stream)
 	var last error
-	for attempt := 1; attempt <= j.cfg.PublishAttempts; attempt++ {
+	leaderless := time.Time{} // when the stream first answered "no responders"
+	pause := 50 * time.Millisecond
+	for attempt := 1; attempt <= j.cfg.PublishAttempts; {
 		ctx, cancel := context.WithTimeout(j.abort, j.cfg.PublishTimeout)
 		_, err := j.js.PublishMsg(ctx, msg)
 		cancel()
@@ -378,10 +389,22 @@ func (j *Journal) publish(subject, segID string, payload []byte) error {
 		if errors.As(err, &apiErr) || j.abort.Err() != nil || errors.Is(err, nats.ErrConnectionClosed) {
 			break
 		}
+		if errors.Is(err, jetstream.ErrNoStreamResponse) || errors.Is(err, nats.ErrNoResponders) {
+			if leaderless.IsZero() {
+				leaderless = time.Now()
+			}
+			if time.Since(leaderless) > j.cfg.LeaderWait {
+				break
+			}
+			pause = min(2*pause, time.Second)
+		} else {
+			pause = time.Duration(attempt) * 50 * time.Millisecond
+			attempt++
+		}
 		j.log.Warn("journal segment publish retry",
 			zap.String("segment", segID), zap.Int("attempt", attempt), zap.Error(err))
 		select {
-		case <-time.After(time.Duration(attempt) * 50 * time.Millisecond):
+		case <-time.After(pause):
 		case <-j.abort.Done():
 		}
 	}

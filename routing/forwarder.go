@@ -304,12 +304,32 @@ func (f *Forwarder) Enqueue(ctx context.Context, rev *Reversal) error {
 	if err != nil {
 		return fmt.Errorf("routing: encode reversal: %w", err)
 	}
-	if _, err := f.js.Publish(ctx, f.cfg.Subject+"."+rev.Route, data,
-		jetstream.WithMsgID(rev.ID), jetstream.WithExpectStream(f.cfg.Stream)); err != nil {
-		return fmt.Errorf("routing: store reversal: %w", err)
+	// A stream without a leader for a moment (a NATS server of the cluster died) answers
+	// nothing: publish again until the queue acknowledges or ctx ends. The message id makes a
+	// repeat of a publish that was stored after all a duplicate the stream drops.
+	for wait := 50 * time.Millisecond; ; wait = min(2*wait, time.Second) {
+		actx, cancel := context.WithTimeout(ctx, enqueueAttempt)
+		_, err := f.js.Publish(actx, f.cfg.Subject+"."+rev.Route, data,
+			jetstream.WithMsgID(rev.ID), jetstream.WithExpectStream(f.cfg.Stream))
+		cancel()
+		var apiErr *jetstream.APIError
+		switch {
+		case err == nil:
+			return nil
+		case errors.As(err, &apiErr), ctx.Err() != nil:
+			return fmt.Errorf("routing: store reversal: %w", err)
+		}
+		f.log.Warn("reversal queue did not acknowledge; publishing again", zap.String("txn", rev.ID), zap.Error(err))
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("routing: store reversal: %w", err)
+		case <-time.After(wait):
+		}
 	}
-	return nil
 }
+
+// enqueueAttempt bounds one publish of a reversal to the queue (Enqueue tries again).
+const enqueueAttempt = 2 * time.Second
 
 // Start starts the forwarding workers. It returns at once; calling it again, or after
 // Shutdown, does nothing.

@@ -47,7 +47,7 @@ func reconcileCmd(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	cutOff := fs.String("cut-off", "23:00", "business date cut-off, HH:MM local time (must be the gateway's)")
 	zone := fs.String("zone", journal.DefaultLocation, "time zone of the cut-off")
 	slack := fs.Duration("slack", reconcile.DefaultSlack, "widening of the date's window for records that match nothing")
-	replicas := fs.Int("journal-replicas", 1, "journal stream replicas (must match the gateway's)")
+	replicas := fs.Int("journal-replicas", 0, "replicas when the journal stream or run bucket must be created; 0 keeps an existing one's (default 1 for a new one)")
 	level := fs.String("log-level", "warn", "log level (logs go to stderr)")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: posgate reconcile --date YYYY-MM-DD [--nats URL | --data DIR] [--issuer CLEARING.csv] [--books FILE,...] [--json]")

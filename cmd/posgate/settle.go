@@ -48,7 +48,7 @@ func settle(ctx context.Context, args []string, stdout, stderr io.Writer, now fu
 	allowOpen := fs.Bool("allow-open", false, "settle a date whose cut-off has not passed (provisional run)")
 	cutOff := fs.String("cut-off", "23:00", "business date cut-off, HH:MM local time (must be the gateway's)")
 	zone := fs.String("zone", journal.DefaultLocation, "time zone of the cut-off")
-	replicas := fs.Int("journal-replicas", 1, "journal stream replicas (must match the gateway's)")
+	replicas := fs.Int("journal-replicas", 0, "replicas when the journal stream or run bucket must be created; 0 keeps an existing one's (default 1 for a new one)")
 	tmp := fs.String("tmp", "", "directory for spill files (about 150 bytes per journal record); default the system's")
 	partitions := fs.Int("partitions", settlement.DefaultPartitions, "spill partitions (power of two); more = less memory")
 	level := fs.String("log-level", "warn", "log level (logs go to stderr)")

@@ -28,17 +28,22 @@ type Store struct {
 
 var _ settlement.RunStore = (*Store)(nil)
 
-// New creates or binds the bucket (bucket "" means DefaultBucket) on nc. replicas 0 means 1.
+// New creates or binds the bucket (bucket "" means DefaultBucket) on nc. replicas 0 binds an
+// existing bucket unchanged and creates a missing one with 1.
 func New(ctx context.Context, nc *nats.Conn, bucket string, replicas int) (*Store, error) {
 	if bucket == "" {
 		bucket = DefaultBucket
 	}
-	if replicas == 0 {
-		replicas = 1
-	}
 	js, err := jetstream.New(nc)
 	if err != nil {
 		return nil, fmt.Errorf("kvruns: %w", err)
+	}
+	if replicas == 0 {
+		// Keep an existing bucket as it is (a tool must not scale a cluster's bucket down).
+		if kv, err := js.KeyValue(ctx, bucket); err == nil {
+			return &Store{kv: kv}, nil
+		}
+		replicas = 1
 	}
 	kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
 		Bucket: bucket, Description: "posgate settlement runs by business date", History: 16,
