@@ -16,6 +16,8 @@ type nodeCollector struct {
 	revDepth, revOldest, revAlerts      *prometheus.Desc
 	ckAge, ckTook, ckRecords, ckFails   *prometheus.Desc
 	regLost, regLosses, redisDown       *prometheus.Desc
+	jAppended, jDuplicates, jFailed     *prometheus.Desc
+	ready                               *prometheus.Desc
 }
 
 func newNodeCollector(n *Node) *nodeCollector {
@@ -36,19 +38,37 @@ func newNodeCollector(n *Node) *nodeCollector {
 		ckFails:   d("posgate_checkpoint_failures_total", "Checkpoints that failed (a restart then replays more of the journal)."),
 		regLost: d("posgate_redis_registry_lost",
 			"1 while Redis lacks the registry epoch marker this node serves under (wiped or replaced; the node is not ready)."),
-		regLosses: d("posgate_redis_registry_losses_total", "Times the Redis registry was found wiped or replaced."),
-		redisDown: d("posgate_redis_unreachable_checks_total", "Registry checks Redis did not answer (the node is not ready meanwhile)."),
+		regLosses:   d("posgate_redis_registry_losses_total", "Times the Redis registry was found wiped or replaced."),
+		redisDown:   d("posgate_redis_unreachable_checks_total", "Registry checks Redis did not answer (the node is not ready meanwhile)."),
+		jAppended:   d("posgate_journal_appended_total", "Journal records acknowledged by JetStream (durable)."),
+		jDuplicates: d("posgate_journal_duplicates_total", "Journal appends of a record already stored (answered from the stream)."),
+		jFailed:     d("posgate_journal_failed_total", "Journal appends that failed (ErrNotDurable: the gateway reversed and answered 96)."),
+		ready:       d("posgate_node_ready", "1 while the node is ready to serve (/readyz 200), 0 otherwise."),
 	}
 }
 
 func (c *nodeCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{c.conns, c.inflight, c.refused, c.frameErrs, c.frameTimeouts, c.revDepth, c.revOldest, c.revAlerts,
-		c.ckAge, c.ckTook, c.ckRecords, c.ckFails, c.regLost, c.regLosses, c.redisDown} {
+		c.ckAge, c.ckTook, c.ckRecords, c.ckFails, c.regLost, c.regLosses, c.redisDown,
+		c.jAppended, c.jDuplicates, c.jFailed, c.ready} {
 		ch <- d
 	}
 }
 
 func (c *nodeCollector) Collect(ch chan<- prometheus.Metric) {
+	if j := c.n.Journal; j != nil {
+		st := j.Stats()
+		ch <- prometheus.MustNewConstMetric(c.jAppended, prometheus.CounterValue, float64(st.Appended))
+		ch <- prometheus.MustNewConstMetric(c.jDuplicates, prometheus.CounterValue, float64(st.Duplicates))
+		ch <- prometheus.MustNewConstMetric(c.jFailed, prometheus.CounterValue, float64(st.Failed))
+	}
+	ready := 1.0
+	rctx, rcancel := context.WithTimeout(context.Background(), time.Second)
+	if c.n.ready(rctx) != nil {
+		ready = 0
+	}
+	rcancel()
+	ch <- prometheus.MustNewConstMetric(c.ready, prometheus.GaugeValue, ready)
 	if g := c.n.Gateway; g != nil {
 		st := g.Stats()
 		ch <- prometheus.MustNewConstMetric(c.conns, prometheus.GaugeValue, float64(st.Conns))

@@ -21,15 +21,22 @@ import (
 // chromium finds the browser for the dashboard test: on CI it must be there (.ci/run installs
 // it); elsewhere the test is skipped with the reason.
 func chromium(t *testing.T) string {
-	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
+	return requireTool(t, "chromium", "chromium", "chromium-browser", "google-chrome")
+}
+
+// requireTool returns the first of names on PATH. Without one the test fails on CI (.ci/run
+// installs the Debian package pkg) and is skipped elsewhere.
+func requireTool(t *testing.T, pkg string, names ...string) string {
+	t.Helper()
+	for _, name := range names {
 		if p, err := exec.LookPath(name); err == nil {
 			return p
 		}
 	}
 	if os.Getenv("CI") != "" {
-		t.Fatal("no chromium on PATH: .ci/run installs it (apt-get install chromium)")
+		t.Fatalf("no %s on PATH: .ci/run installs it (apt-get install %s)", names[0], pkg)
 	}
-	t.Skip("no chromium on PATH (apt-get install chromium)")
+	t.Skipf("no %s on PATH (apt-get install %s)", names[0], pkg)
 	return ""
 }
 
