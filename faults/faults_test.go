@@ -82,6 +82,8 @@ type suite struct {
 	rng   *rand.Rand
 	cal   journal.Calendar
 	rows  []row
+	// target, when set, is where the round's terminals connect instead of the node (haproxy).
+	target string
 	// duration and faultWithin override a round's length (roundDuration) and the window of
 	// its fault's moment (the first three quarters); zero keeps the defaults.
 	duration, faultWithin time.Duration
@@ -134,12 +136,16 @@ func (s *suite) round(name string, fault func()) {
 	books := filepath.Join(s.t.TempDir(), fmt.Sprintf("books-%d.csv", len(s.rows)+1))
 	var buf bytes.Buffer
 	progress := &signal{ch: make(chan struct{})}
+	target := s.node.GatewayAddr
+	if s.target != "" {
+		target = s.target
+	}
 	duration, within := roundDuration, roundDuration*3/4
 	if s.duration != 0 {
 		duration, within = s.duration, s.faultWithin
 	}
 	r, err := loadtest.New(loadtest.Config{
-		Target: s.node.GatewayAddr, Admin: s.admin(), Terminals: roundTerminals, Rate: roundRate,
+		Target: target, Admin: s.admin(), Terminals: roundTerminals, Rate: roundRate,
 		Duration: duration, Timeout: roundTimeout, Books: &buf, Progress: progress,
 		Seed: s.rng.Uint64() | 1,
 	})
@@ -198,20 +204,7 @@ func (s *suite) awaitDrained(name string) {
 // fails the round on any difference; it adds the round's row to the table.
 func (s *suite) reconcile(name string) {
 	s.t.Helper()
-	dates := map[journal.Date]bool{s.cal.BusinessDate(time.Now()): true}
-	for _, f := range s.books {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			s.t.Fatal(err)
-		}
-		entries, err := reconcile.ReadBooks(bytes.NewReader(b))
-		if err != nil {
-			s.t.Fatal(err)
-		}
-		for _, e := range entries {
-			dates[s.cal.BusinessDate(e.Time)] = true
-		}
-	}
+	dates := s.dates()
 	var sum row
 	sum.round = name
 	for d := range dates {
@@ -244,6 +237,26 @@ func (s *suite) reconcile(name string) {
 		sum.doubled += rep.Doubled.Count
 	}
 	s.rows = append(s.rows, sum)
+}
+
+// dates are the business dates of today and of every book entry so far.
+func (s *suite) dates() map[journal.Date]bool {
+	s.t.Helper()
+	dates := map[journal.Date]bool{s.cal.BusinessDate(time.Now()): true}
+	for _, f := range s.books {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			s.t.Fatal(err)
+		}
+		entries, err := reconcile.ReadBooks(bytes.NewReader(b))
+		if err != nil {
+			s.t.Fatal(err)
+		}
+		for _, e := range entries {
+			dates[s.cal.BusinessDate(e.Time)] = true
+		}
+	}
+	return dates
 }
 
 // settleMatches runs the date's settlement (provisional, in a scratch directory) over the
