@@ -23,8 +23,8 @@ import (
 	"github.com/posgate/posgate/loadtest/termsim"
 )
 
-// TestTwoGatewayNodes: two gateway nodes on one NATS server and one Redis (AOF always) behind
-// a real haproxy. A round under load kills one node with SIGKILL (restarted a second later):
+// TestTwoGatewayNodes: two gateway nodes on the three-server NATS cluster (every stream R3) and
+// one Redis (AOF always) behind a real haproxy. A round under load kills one node with SIGKILL (restarted a second later):
 // its terminals reconnect through haproxy to the other and carry on, and the books of every
 // round agree three ways. A terminal blocked through one node's admin API is refused by the
 // other node on the next message; RRNs and upstream STANs stay unique across the nodes.
@@ -40,7 +40,7 @@ func TestTwoGatewayNodes(t *testing.T) {
 	if err != nil {
 		t.Skip("redis-server not on PATH")
 	}
-	url, _, _ := startNATSProcess(t)
+	url, _ := startNATSCluster(t)
 	ports := proctest.FreePorts(t, 2)
 	redisAddr := "127.0.0.1:" + strconv.Itoa(ports[0])
 	proctest.StartProcess(t, "redis-server", redisBin, func() error { return redistest.Ping(redisAddr) },
@@ -57,7 +57,7 @@ func TestTwoGatewayNodes(t *testing.T) {
 	redisURL := "redis://" + redisAddr + "/0"
 	node := func(id int) *proctest.Node {
 		return proctest.StartNode(t, proctest.NodeConfig{NATS: url, Args: nodeArgs(t, "--redis", redisURL, "--lmk-file", lmk,
-			"--token-key-file", token, "--node-id", strconv.Itoa(id))})
+			"--token-key-file", token, "--node-id", strconv.Itoa(id), "--config", writeConf(t, "journal_replicas: 3\n"))})
 	}
 	n1, n2 := node(1), node(2)
 
@@ -92,7 +92,7 @@ backend gateways
 	s := newSuite(t, n1)
 	defer s.table()
 	s.target = front
-	startSim(t, s.bin, url, n1.DataDir)
+	startSim(t, s.bin, url, n1.DataDir, "--ledger-replicas", "3")
 	s.round("no fault (2 nodes behind haproxy)", nil)
 	s.round("kill -9 gateway node 2", func() {
 		n2.Kill()
