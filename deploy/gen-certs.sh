@@ -20,7 +20,7 @@ leaf() { # name CN extendedKeyUsage subjectAltName
     -extfile "$1.ext" -out "$1.pem" 2>/dev/null
   rm -f "$1.csr" "$1.ext"
 }
-leaf nats-server nats serverAuth "DNS:nats,DNS:localhost,IP:127.0.0.1"
+leaf nats-server nats "serverAuth,clientAuth" "DNS:nats,DNS:nats-1,DNS:nats-2,DNS:nats-3,DNS:localhost,IP:127.0.0.1"
 leaf nats-client posgate clientAuth "DNS:posgate"
 # The gateway nodes' admin API and terminal TLS listener (through the load balancer lb).
 leaf posgate-server posgate serverAuth "DNS:localhost,DNS:lb,DNS:posgate-1,DNS:posgate-2,IP:127.0.0.1"
