@@ -67,18 +67,25 @@ func startNATSCluster(t *testing.T) (urls string, servers []*clusterServer) {
 	return urls, servers
 }
 
-// awaitJetStream waits until the cluster answers JetStream requests (a meta leader exists).
-func awaitJetStream(t *testing.T, urls string) {
+// clusterJS is a JetStream client of the cluster, closed at the end of the test.
+func clusterJS(t *testing.T, urls string) jetstream.JetStream {
 	t.Helper()
 	nc, err := nats.Connect(urls)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer nc.Close()
+	t.Cleanup(nc.Close)
 	js, err := jetstream.New(nc)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return js
+}
+
+// awaitJetStream waits until the cluster answers JetStream requests (a meta leader exists).
+func awaitJetStream(t *testing.T, urls string) {
+	t.Helper()
+	js := clusterJS(t, urls)
 	for end := time.Now().Add(30 * time.Second); ; time.Sleep(100 * time.Millisecond) {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		_, err := js.AccountInfo(ctx)
@@ -124,15 +131,7 @@ func TestNATSClusterFaults(t *testing.T) {
 	}
 	// Every stream and bucket is still on three replicas: nothing — the node, the simulator, the
 	// reconcile and settle runs with their default flags — scaled one down.
-	nc, err := nats.Connect(urls)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	js := clusterJS(t, urls)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	names := js.StreamNames(ctx)
@@ -162,15 +161,7 @@ const clusterResume = 12 * time.Second
 // leaderOf returns the server leading stream.
 func leaderOf(t *testing.T, urls, stream string, servers []*clusterServer) *clusterServer {
 	t.Helper()
-	nc, err := nats.Connect(urls)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	js := clusterJS(t, urls)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	st, err := js.Stream(ctx, stream)

@@ -502,26 +502,39 @@ func redisTopology(t *testing.T, redisArgs ...string) (*suite, *proctest.Process
 		t.Skip("redis-server not on PATH")
 	}
 	url := startNATS(t)
+	redis, redisURL := startRedis(t, redisBin, redisArgs...)
+	lmk, token := sharedSecrets(t)
+	node := proctest.StartNode(t, proctest.NodeConfig{NATS: url, Args: nodeArgs(t, "--redis", redisURL, "--lmk-file", lmk,
+		"--token-key-file", token, "--config", writeConf(t, "redis_check_interval: 200ms\n"))})
+	s := newSuite(t, node)
+	startSim(t, s.bin, url, node.DataDir)
+	return s, redis, redisURL
+}
+
+// startRedis starts redis-server on a free loopback port with args added and returns it and its
+// URL.
+func startRedis(t *testing.T, bin string, args ...string) (*proctest.Process, string) {
+	t.Helper()
 	port := proctest.FreePorts(t, 1)[0]
 	addr := "127.0.0.1:" + strconv.Itoa(port)
+	all := append([]string{"--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--dir", t.TempDir(), "--save", "",
+		"--daemonize", "no", "--protected-mode", "yes"}, args...)
+	p := proctest.StartProcess(t, "redis-server", bin, func() error { return redistest.Ping(addr) }, all...)
+	return p, "redis://" + addr + "/0"
+}
+
+// sharedSecrets writes the LMK and PAN token key files every node of a Redis topology shares.
+func sharedSecrets(t *testing.T) (lmk, token string) {
+	t.Helper()
 	dir := t.TempDir()
-	args := append([]string{"--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--dir", dir, "--save", "",
-		"--daemonize", "no", "--protected-mode", "yes"}, redisArgs...)
-	redis := proctest.StartProcess(t, "redis-server", redisBin, func() error { return redistest.Ping(addr) }, args...)
-	secrets := t.TempDir()
-	lmk, token := filepath.Join(secrets, "lmk.hex"), filepath.Join(secrets, "token.key")
+	lmk, token = filepath.Join(dir, "lmk.hex"), filepath.Join(dir, "token.key")
 	if err := os.WriteFile(lmk, []byte(strings.Repeat("4c", 32)), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	if err := os.WriteFile(token, []byte(strings.Repeat("7a", 32)), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	redisURL := "redis://" + addr + "/0"
-	node := proctest.StartNode(t, proctest.NodeConfig{NATS: url, Args: nodeArgs(t, "--redis", redisURL, "--lmk-file", lmk,
-		"--token-key-file", token, "--config", writeConf(t, "redis_check_interval: 200ms\n"))})
-	s := newSuite(t, node)
-	startSim(t, s.bin, url, node.DataDir)
-	return s, redis, redisURL
+	return lmk, token
 }
 
 // TestRedisFaults: Redis with an append-only file fsynced on every write, stopped with SIGSTOP

@@ -9,7 +9,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"testing"
 	"time"
 
@@ -18,7 +17,6 @@ import (
 	"github.com/posgate/posgate/admin"
 	"github.com/posgate/posgate/adminapi"
 	"github.com/posgate/posgate/internal/proctest"
-	"github.com/posgate/posgate/internal/redistest"
 	"github.com/posgate/posgate/journal"
 	"github.com/posgate/posgate/loadtest/termsim"
 )
@@ -41,20 +39,8 @@ func TestTwoGatewayNodes(t *testing.T) {
 		t.Skip("redis-server not on PATH")
 	}
 	url, _ := startNATSCluster(t)
-	ports := proctest.FreePorts(t, 2)
-	redisAddr := "127.0.0.1:" + strconv.Itoa(ports[0])
-	proctest.StartProcess(t, "redis-server", redisBin, func() error { return redistest.Ping(redisAddr) },
-		"--port", strconv.Itoa(ports[0]), "--bind", "127.0.0.1", "--dir", t.TempDir(), "--save", "",
-		"--appendonly", "yes", "--appendfsync", "always")
-	secrets := t.TempDir()
-	lmk, token := filepath.Join(secrets, "lmk.hex"), filepath.Join(secrets, "token.key")
-	if err := os.WriteFile(lmk, []byte(strings.Repeat("4c", 32)), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(token, []byte(strings.Repeat("7a", 32)), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	redisURL := "redis://" + redisAddr + "/0"
+	_, redisURL := startRedis(t, redisBin, "--appendonly", "yes", "--appendfsync", "always")
+	lmk, token := sharedSecrets(t)
 	node := func(id int) *proctest.Node {
 		return proctest.StartNode(t, proctest.NodeConfig{NATS: url, Args: nodeArgs(t, "--redis", redisURL, "--lmk-file", lmk,
 			"--token-key-file", token, "--node-id", strconv.Itoa(id), "--config", writeConf(t, "journal_replicas: 3\n"))})
@@ -62,7 +48,7 @@ func TestTwoGatewayNodes(t *testing.T) {
 	n1, n2 := node(1), node(2)
 
 	// haproxy: leastconn over both nodes, a refused connection re-dispatched to the other.
-	front := "127.0.0.1:" + strconv.Itoa(ports[1])
+	front := "127.0.0.1:" + strconv.Itoa(proctest.FreePorts(t, 1)[0])
 	cfg := filepath.Join(t.TempDir(), "haproxy.cfg")
 	if err := os.WriteFile(cfg, fmt.Appendf(nil, `defaults
   mode tcp

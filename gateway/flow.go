@@ -89,10 +89,7 @@ func (p *Processor) reserve(ctx context.Context, t *txn, key RetransmitKey, hash
 		}
 		switch res {
 		case ReserveDone:
-			p.metrics.Duplicates.WithLabelValues("answered").Inc()
-			t.out = append(t.out[:0], cached...)
-			t.setCode("dup")
-			return t.out, true, nil
+			return p.answerStored(t, cached), true, nil
 		case ReserveConflict:
 			p.metrics.Duplicates.WithLabelValues("different_content").Inc()
 			out, err := conflict(ctx, t, "94")
@@ -109,6 +106,14 @@ func (p *Processor) reserve(ctx context.Context, t *txn, key RetransmitKey, hash
 		}
 		return nil, false, nil
 	}
+}
+
+// answerStored answers a retransmission with the stored response frame, byte for byte.
+func (p *Processor) answerStored(t *txn, stored []byte) []byte {
+	p.metrics.Duplicates.WithLabelValues("answered").Inc()
+	t.out = append(t.out[:0], stored...)
+	t.setCode("dup")
+	return t.out
 }
 
 // store ends a reservation: the response is kept for retransmissions, or the key is released

@@ -48,10 +48,7 @@ func (p *Processor) activate(ctx context.Context, t *txn) ([]byte, error) {
 	hash := p.contentHash(t.frame.Body)
 	switch res, cached, err := p.d.State.Reserve(ctx, key, hash, 2*p.cfg.TxnTimeout); {
 	case err == nil && res == ReserveDone:
-		p.metrics.Duplicates.WithLabelValues("answered").Inc()
-		t.out = append(t.out[:0], cached...)
-		t.setCode("dup")
-		return t.out, nil
+		return p.answerStored(t, cached), nil
 	case err == nil && res == ReserveNew:
 		_ = p.d.State.Release(context.WithoutCancel(ctx), key)
 	}
