@@ -127,6 +127,10 @@ type Config struct {
 	// RedisCheckInterval is how often, with Redis, the node checks that Redis answers and still
 	// holds the registry's epoch marker (not-ready otherwise). Default DefaultRedisCheckInterval.
 	RedisCheckInterval time.Duration
+	// NodeLease is how long, with Redis (a cluster), this node's lease lasts unrenewed: another
+	// node adopts the open intents of a node whose lease ran out (lease.go). Default
+	// DefaultNodeLease.
+	NodeLease time.Duration
 }
 
 // Defaults.
@@ -160,6 +164,7 @@ type Node struct {
 	stan   *routing.MemorySTAN // the embedded default's STAN source (nil with Redis)
 	mem    *memstate.State     // the embedded default's State (nil with Redis)
 	epoch  *epochWatch         // Redis mode: is the registry still there? (nil without Redis)
+	lease  *nodeLease          // Redis mode: the node's cluster lease (nil without Redis)
 	// Recovery is what the start-up replay of the journal found and did.
 	Recovery gateway.RecoveryStats
 	// Checkpoint is the checkpoint the start-up replay continued from (nil: none).
@@ -291,8 +296,16 @@ func (n *Node) ready(context.Context) error {
 			return errors.New(problem)
 		}
 	}
+	if n.lease != nil {
+		if _, ok := n.lease.Hold(); !ok {
+			return errors.New("node lease not held (NATS unreachable for longer than the lease, or taken)")
+		}
+	}
 	return nil
 }
+
+// Ready is the node's readiness (/readyz): nil when it serves.
+func (n *Node) Ready(ctx context.Context) error { return n.ready(ctx) }
 
 // AdminAddr is the admin listener's address (nil when there is none).
 func (n *Node) AdminAddr() net.Addr {
@@ -533,12 +546,30 @@ func (n *Node) startGateway(ctx context.Context) error {
 		return err
 	}
 	metrics := gateway.NewMetrics(n.Metrics)
-	proc, err := gateway.NewProcessor(pc, gateway.Deps{Registry: n.Registry, HSM: n.HSM, Upstream: n.Routing,
-		Reversals: n.Forwarder, Journal: n.Journal, State: n.State}, metrics, n.log)
+	deps := gateway.Deps{Registry: n.Registry, HSM: n.HSM, Upstream: n.Routing,
+		Reversals: n.Forwarder, Journal: n.Journal, State: n.State}
+	if n.rdb != nil {
+		ttl := n.cfg.NodeLease
+		if ttl <= 0 {
+			ttl = DefaultNodeLease
+		}
+		l, err := openNodeLease(ctx, n.nc, n.cfg.JournalReplicas, pc.NodeID, ttl, n.adoptIntents, n.log)
+		if err != nil {
+			return err
+		}
+		n.lease, deps.Lease = l, l
+	}
+	proc, err := gateway.NewProcessor(pc, deps, metrics, n.log)
 	if err != nil {
 		return err
 	}
 	n.Processor = proc
+	if n.lease != nil {
+		if err := n.lease.start(ctx); err != nil {
+			return err
+		}
+		n.onShutdown(n.lease.close)
+	}
 	if err := n.recover(ctx, ck); err != nil {
 		return err
 	}
@@ -583,6 +614,13 @@ func (n *Node) recover(ctx context.Context, ck *checkpoint.Checkpoint) error {
 	}
 	n.Recovery, n.Checkpoint = st, ck
 	return nil
+}
+
+// adoptIntents adopts the open intents of node, whose lease ran out, from what the journal
+// stored since (nodeLease.claim): the number reversed.
+func (n *Node) adoptIntents(ctx context.Context, node int, since time.Time) (int, error) {
+	st, err := n.Processor.Adopt(ctx, sinceSource{n.Journal, since}, n.recoverDates(time.Now()), node)
+	return st.Reversed, err
 }
 
 // recoverDates are the business dates a replay at now covers (Config.RecoverDays), oldest first.

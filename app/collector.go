@@ -18,6 +18,7 @@ type nodeCollector struct {
 	regLost, regLosses, redisDown       *prometheus.Desc
 	jAppended, jDuplicates, jFailed     *prometheus.Desc
 	ready                               *prometheus.Desc
+	leaseHeld, leaseLosses, adopted     *prometheus.Desc
 }
 
 func newNodeCollector(n *Node) *nodeCollector {
@@ -44,13 +45,17 @@ func newNodeCollector(n *Node) *nodeCollector {
 		jDuplicates: d("posgate_journal_duplicates_total", "Journal appends of a record already stored (answered from the stream)."),
 		jFailed:     d("posgate_journal_failed_total", "Journal appends that failed (ErrNotDurable: the gateway reversed and answered 96)."),
 		ready:       d("posgate_node_ready", "1 while the node is ready to serve (/readyz 200), 0 otherwise."),
+		leaseHeld:   d("posgate_node_lease_held", "1 while this node holds its cluster lease (it moves no money without it)."),
+		leaseLosses: d("posgate_node_lease_losses_total", "Times this node found its lease taken (it had run out)."),
+		adopted: d("posgate_intents_adopted_total",
+			"Open write-ahead intents of dead nodes this node reversed upstream (it adopted their leases)."),
 	}
 }
 
 func (c *nodeCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{c.conns, c.inflight, c.refused, c.frameErrs, c.frameTimeouts, c.revDepth, c.revOldest, c.revAlerts,
 		c.ckAge, c.ckTook, c.ckRecords, c.ckFails, c.regLost, c.regLosses, c.redisDown,
-		c.jAppended, c.jDuplicates, c.jFailed, c.ready} {
+		c.jAppended, c.jDuplicates, c.jFailed, c.ready, c.leaseHeld, c.leaseLosses, c.adopted} {
 		ch <- d
 	}
 }
@@ -94,6 +99,15 @@ func (c *nodeCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(c.regLost, prometheus.GaugeValue, lost)
 		ch <- prometheus.MustNewConstMetric(c.regLosses, prometheus.CounterValue, float64(w.losses.Load()))
 		ch <- prometheus.MustNewConstMetric(c.redisDown, prometheus.CounterValue, float64(w.unreachable.Load()))
+	}
+	if l := c.n.lease; l != nil {
+		held := 0.0
+		if _, ok := l.Hold(); ok {
+			held = 1
+		}
+		ch <- prometheus.MustNewConstMetric(c.leaseHeld, prometheus.GaugeValue, held)
+		ch <- prometheus.MustNewConstMetric(c.leaseLosses, prometheus.CounterValue, float64(l.lost.Load()))
+		ch <- prometheus.MustNewConstMetric(c.adopted, prometheus.CounterValue, float64(l.adopted.Load()))
 	}
 	if f := c.n.Forwarder; f != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)

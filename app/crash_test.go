@@ -66,10 +66,7 @@ func startCrashRig(t *testing.T, fault string, withRedis bool, args ...string) *
 	if withRedis {
 		ns := natstest.Start(t)
 		rs := redistest.Start(t)
-		secrets := t.TempDir()
-		lmk, token := filepath.Join(secrets, "lmk.hex"), filepath.Join(secrets, "token.key")
-		must(t, os.WriteFile(lmk, []byte(strings.Repeat("4c", 32)), 0o600))
-		must(t, os.WriteFile(token, []byte(strings.Repeat("7a", 32)), 0o600))
+		lmk, token := secretFiles(t)
 		cfg.NATS = ns.ClientURL()
 		cfg.Args = append(cfg.Args, "--redis", rs.URL(), "--lmk-file", lmk, "--token-key-file", token)
 	}
@@ -103,6 +100,15 @@ func startCrashRig(t *testing.T, fault string, withRedis bool, args ...string) *
 		r.demo = append(r.demo, []string{tid, merchant, sn, res.ActivationCode})
 	}
 	return r
+}
+
+// secretFiles writes an LMK and a PAN token key for nodes that must share them (Redis mode).
+func secretFiles(t *testing.T) (lmk, token string) {
+	secrets := t.TempDir()
+	lmk, token = filepath.Join(secrets, "lmk.hex"), filepath.Join(secrets, "token.key")
+	must(t, os.WriteFile(lmk, []byte(strings.Repeat("4c", 32)), 0o600))
+	must(t, os.WriteFile(token, []byte(strings.Repeat("7a", 32)), 0o600))
+	return lmk, token
 }
 
 // device activates and signs on demo terminal i (0-based) over its own connection.

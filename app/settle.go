@@ -82,12 +82,18 @@ func (n *Node) startSettlement(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("settlement runs: %w", err)
 	}
-	s, err := settlement.New(settlement.Config{Calendar: n.cfg.Processor.Calendar, Plans: c.Plans},
+	now := n.cfg.Processor.Now
+	if now == nil {
+		now = time.Now
+	}
+	host, _ := os.Hostname() // the run record names the host and node whose --settle-out has the files
+	s, err := settlement.New(settlement.Config{Calendar: n.cfg.Processor.Calendar, Plans: c.Plans, Now: now,
+		Node: fmt.Sprintf("%s/node%d", host, n.cfg.Processor.NodeID)},
 		n.Journal, RegistryMerchants{Registry: n.Registry}, runs, n.log)
 	if err != nil {
 		return fmt.Errorf("settlement: %w", err)
 	}
-	l := &settleLoop{s: s, out: c.Out, delay: c.Delay, log: n.log.Named("settle"), now: time.Now}
+	l := &settleLoop{s: s, out: c.Out, delay: c.Delay, log: n.log.Named("settle"), now: now}
 	n.settle = l
 	if c.Disabled {
 		return nil

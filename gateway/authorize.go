@@ -202,6 +202,9 @@ func (p *Processor) sendUpstream(ctx context.Context, t *txn, info kindInfo, rec
 		t.upstreamTime = time.Since(upStart)
 		return res, err
 	}
+	if !p.holdLease(t) {
+		return routing.Result{}, errNoLease
+	}
 	sent, err := p.d.Upstream.Prepare(ctx, rec.Route, info.upstream)
 	if err != nil {
 		return routing.Result{}, err
@@ -212,6 +215,12 @@ func (p *Processor) sendUpstream(ctx context.Context, t *txn, info kindInfo, rec
 		// makes a restarted node reverse what the issuer never saw (harmless).
 		p.log.Error("write-ahead intent not journaled: not sending", zap.String("txn", rec.ID), zap.Error(err))
 		return routing.Result{}, errIntent
+	}
+	if !p.leaseHeld(t) {
+		// The lease ran out while the intent was being journaled: another node may adopt the
+		// intent. Not sending it keeps the issuer out of it; the decline closes the intent.
+		p.log.Warn("node lease lost: request not sent", zap.String("txn", rec.ID))
+		return routing.Result{}, errNoLease
 	}
 	upStart := time.Now()
 	res, err := p.d.Upstream.AuthorizeAs(ctx, rec.Route, req, sent)
@@ -225,6 +234,23 @@ func (p *Processor) sendUpstream(ctx context.Context, t *txn, info kindInfo, rec
 // errIntent: the write-ahead intent could not be made durable, so nothing was sent (96).
 var errIntent = errors.New("gateway: write-ahead intent not durable")
 
+// errNoLease: the node does not hold its lease (Deps.Lease), so nothing was sent (91).
+var errNoLease = errors.New("gateway: node lease not held")
+
+// holdLease records in t the lease epoch its request goes upstream under; false when the node
+// holds no lease. A node without Deps.Lease always holds one.
+func (p *Processor) holdLease(t *txn) bool {
+	if p.d.Lease == nil {
+		return true
+	}
+	var ok bool
+	t.epoch, ok = p.d.Lease.Hold()
+	return ok
+}
+
+// leaseHeld tells whether the lease t's request went upstream under is still held.
+func (p *Processor) leaseHeld(t *txn) bool { return p.d.Lease == nil || p.d.Lease.Held(t.epoch) }
+
 // upstreamFailed answers a failed authorization: 91 when nothing reached the issuer, 98 with a
 // reversal queued when the outcome is unknown, 30/96 for requests that cannot be mapped.
 func (p *Processor) upstreamFailed(ctx context.Context, t *txn, route string, rec *TxnRecord, orig TxnRecord, err error) ([]byte, error) {
@@ -232,6 +258,8 @@ func (p *Processor) upstreamFailed(ctx context.Context, t *txn, route string, re
 	switch {
 	case errors.Is(err, errIntent):
 		return p.decline(ctx, t, "96")
+	case errors.Is(err, errNoLease):
+		return p.declineUnsent(ctx, t, rec, orig, "91")
 	case errors.As(err, &me):
 		p.log.Info("request cannot be sent upstream", zap.Error(err))
 		return p.declineUnsent(ctx, t, rec, orig, "30")

@@ -61,6 +61,20 @@ type Deps struct {
 	Reversals Reversals
 	Journal   Journal
 	State     State
+	// Lease, in a cluster, is the node's lease (app's node lease): nil for a node alone.
+	Lease Lease
+}
+
+// Lease is what lets a node of a cluster act on the money it moves. Once a node's lease has
+// run out another node may adopt its open write-ahead intents — reverse them upstream — so a
+// node sends nothing that moves money without holding its lease, and books no approval whose
+// request left under an epoch it holds no more: such an approval is reversed and answered 96
+// (docs/deploy.md, "A node that stays dead").
+type Lease interface {
+	// Hold returns the epoch of the lease held now; false when none is.
+	Hold() (epoch uint64, ok bool)
+	// Held tells whether epoch is still held.
+	Held(epoch uint64) bool
 }
 
 // ProcessorConfig configures the transaction processor.

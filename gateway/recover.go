@@ -36,6 +36,10 @@ type Recovery struct {
 	// holds what it replayed, and the source yields only the records after it. nil: the
 	// source yields the dates from their first record.
 	From *Replayed
+	// Adopt replays only the records node Node wrote, and its intents instead of this
+	// node's (Processor.Adopt).
+	Adopt bool
+	Node  int
 }
 
 // Replayed is what a replay leaves besides the State: the write-ahead intents still open and
@@ -73,6 +77,42 @@ type RecoveryStats struct {
 // entry id once, and an intent reversed by an earlier, interrupted recovery is closed by that
 // reversal's record (or reversed again, which the queue and the issuer take as a repeat).
 func (p *Processor) Recover(ctx context.Context, src JournalSource, r Recovery) (RecoveryStats, error) {
+	st, err := p.resolve(ctx, src, r)
+	if err != nil {
+		return st, err
+	}
+	p.log.Info("recovered from the journal", zap.Int("records", st.Records),
+		zap.Int("transactions", st.Transactions), zap.Int("answers", st.Answers),
+		zap.Int("open_intents", st.OpenIntents), zap.Int("reversed", st.Reversed),
+		zap.Duration("took", st.Took))
+	return st, nil
+}
+
+// Adopt resolves the open write-ahead intents of another node of the cluster, node, whose
+// lease ran out (it died, or lost NATS for longer than its lease): src yields what that node
+// journaled in its last minutes (the records since before its last renewal, which is after
+// every intent it may have left open). Its outcomes' answers are restored in the shared State
+// where it died before storing them there — a retransmission reaching this node gets them
+// byte for byte — and every intent it left without an outcome is reversed as its own restart
+// would (resolveIntent). Safe while this node serves: the records are the dead node's, its
+// transactions are done, and everything it does is idempotent with the dead node's own
+// recovery should it come back meanwhile.
+func (p *Processor) Adopt(ctx context.Context, src JournalSource, dates []journal.Date, node int) (RecoveryStats, error) {
+	if node < 0 || node > 9 || node == p.cfg.NodeID {
+		return RecoveryStats{}, &ConfigError{"Adopt", "node must be another node's id, 0–9"}
+	}
+	st, err := p.resolve(ctx, src, Recovery{Dates: dates, Adopt: true, Node: node})
+	if err != nil {
+		return st, err
+	}
+	p.log.Warn("adopted the open intents of a node whose lease ran out", zap.Int("node", node),
+		zap.Int("records", st.Records), zap.Int("answers", st.Answers),
+		zap.Int("open_intents", st.OpenIntents), zap.Int("reversed", st.Reversed), zap.Duration("took", st.Took))
+	return st, nil
+}
+
+// resolve replays r into the processor's State and reverses the open intents it finds.
+func (p *Processor) resolve(ctx context.Context, src JournalSource, r Recovery) (RecoveryStats, error) {
 	start := time.Now()
 	rs, st, err := p.Replay(ctx, p.d.State, src, r)
 	if err != nil {
@@ -86,10 +126,6 @@ func (p *Processor) Recover(ctx context.Context, src JournalSource, r Recovery) 
 		st.Reversed++
 	}
 	st.Took = time.Since(start)
-	p.log.Info("recovered from the journal", zap.Int("records", st.Records),
-		zap.Int("transactions", st.Transactions), zap.Int("answers", st.Answers),
-		zap.Int("open_intents", st.OpenIntents), zap.Int("reversed", st.Reversed),
-		zap.Duration("took", st.Took))
 	return st, nil
 }
 
@@ -100,6 +136,13 @@ func (p *Processor) Recover(ctx context.Context, src JournalSource, r Recovery) 
 func (p *Processor) Replay(ctx context.Context, st State, src JournalSource, r Recovery) (Replayed, RecoveryStats, error) {
 	if st == nil && r.Rebuild {
 		return Replayed{}, RecoveryStats{}, &ConfigError{"Recovery", "Rebuild needs a State"}
+	}
+	if r.Adopt && (r.Rebuild || r.From != nil) {
+		return Replayed{}, RecoveryStats{}, &ConfigError{"Recovery", "Adopt replays into a State that survived, from no checkpoint"}
+	}
+	node := uint8(p.cfg.NodeID)
+	if r.Adopt {
+		node = uint8(r.Node)
 	}
 	q := p
 	if st != p.d.State {
@@ -121,6 +164,7 @@ func (p *Processor) Replay(ctx context.Context, st State, src JournalSource, r R
 	feeds := make([]chan []journal.Record, replayWorkers)
 	for i := range workers {
 		workers[i] = &replay{p: q, rebuild: r.Rebuild, noState: st == nil, open: map[string]journal.Record{},
+			node: node, only: r.Adopt,
 			stats: RecoveryStats{LastSTAN: map[string]uint32{}}, today: today}
 		feeds[i] = make(chan []journal.Record, 16)
 	}
@@ -210,21 +254,30 @@ type replay struct {
 	p       *Processor
 	rebuild bool
 	noState bool                      // answers are not restored either (Replay with no State)
-	open    map[string]journal.Record // this node's intents without an outcome, by transaction id
+	node    uint8                     // whose intents are tracked: this node's, or the adopted one's
+	only    bool                      // replay node's records only (Adopt)
+	open    map[string]journal.Record // node's intents without an outcome, by transaction id
 	stats   RecoveryStats
 	today   string // MMDD, UTC
 }
 
 // apply replays one record.
 func (rp *replay) apply(ctx context.Context, rec *journal.Record) error {
-	p := rp.p
+	if rp.only && rec.Node != rp.node {
+		// Another node's record: it stored its own answers; all it can do here is close an
+		// intent of the adopted node (a terminal's 0400 for it that reached the other node).
+		if rec.Type == journal.TypeReversal && !rec.Upstream.IsZero() {
+			delete(rp.open, rec.Original.TxnID)
+		}
+		return nil
+	}
 	if !rec.Upstream.IsZero() && rec.Route != "" && len(rec.Upstream.Transmission) == 10 &&
-		rec.Upstream.Transmission[:4] == rp.today && rec.Node == uint8(p.cfg.NodeID) {
+		rec.Upstream.Transmission[:4] == rp.today && rec.Node == rp.node {
 		rp.stats.LastSTAN[rec.Route] = max(rp.stats.LastSTAN[rec.Route], rec.Upstream.STAN)
 	}
 	switch {
 	case rec.Type == journal.TypeIntent:
-		if rec.Node == uint8(p.cfg.NodeID) {
+		if rec.Node == rp.node {
 			rp.open[rec.Original.TxnID] = *rec
 		}
 		return nil

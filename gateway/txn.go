@@ -44,6 +44,8 @@ type txn struct {
 	// owes is set).
 	owed routing.Reversal
 	owes bool
+	// epoch is the node lease's epoch the request went upstream under (Deps.Lease).
+	epoch uint64
 	// hash is the request's content hash (hashed: computed, by once).
 	hash    ContentHash
 	hashed  bool

@@ -51,8 +51,12 @@ func (j *Journal) ReadRaw(ctx context.Context, d Date, fn func(Record) error) er
 
 // Range bounds a ReadRange by stream sequence (Position.Last): the segments
 // after After and up to UpTo. Zero values mean the first segment and the last.
+// Since, instead of After, starts at the first segment the server stored at or
+// after that time (its own clock): what a node wrote in its last minutes, which
+// another node reads to adopt the intents of a node that died.
 type Range struct {
 	After, UpTo uint64
+	Since       time.Time
 }
 
 // ReadRange is Read over the segments of d within r: what a checkpoint taken at
@@ -95,8 +99,14 @@ func (j *Journal) read(ctx context.Context, d Date, r Range, dedup bool, fn func
 		// that exceeds it only makes the ordered consumer recreate itself.
 		InactiveThreshold: readInactiveThreshold,
 	}
-	if r.After > 0 {
+	switch {
+	case r.After > 0 && !r.Since.IsZero():
+		return fmt.Errorf("journal: read %s: a range starts after a sequence or at a time, not both", d)
+	case r.After > 0:
 		cc.DeliverPolicy, cc.OptStartSeq = jetstream.DeliverByStartSequencePolicy, r.After+1
+	case !r.Since.IsZero():
+		since := r.Since
+		cc.DeliverPolicy, cc.OptStartTime = jetstream.DeliverByStartTimePolicy, &since
 	}
 	cons, err := j.js.OrderedConsumer(ctx, j.cfg.Stream, cc)
 	if err != nil {

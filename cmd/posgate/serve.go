@@ -74,6 +74,8 @@ type serveConfig struct {
 	DemoTerminals   int                `yaml:"demo_terminals"`
 	// RedisCheck is how often, with --redis, the node checks the registry's epoch marker.
 	RedisCheck time.Duration `yaml:"redis_check_interval"`
+	// NodeLease is how long, with --redis, the node's cluster lease lasts unrenewed.
+	NodeLease time.Duration `yaml:"node_lease"`
 	// CheckpointInterval is --checkpoint-interval; the file's checkpoint_interval (0s
 	// included, which disables) is CheckpointFile.
 	CheckpointInterval time.Duration  `yaml:"-"`
@@ -169,6 +171,8 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (c 
 	fs.BoolVar(&c.NoSettle, "no-settle", false, "do not settle automatically (posgate settle runs it by hand)")
 	fs.DurationVar(&c.CheckpointInterval, "checkpoint-interval", checkpoint.DefaultInterval,
 		"save the replay of the journal this often (DATA/checkpoint-node<N>.bin), so a restart replays only what followed; 0: never")
+	fs.DurationVar(&c.NodeLease, "node-lease", app.DefaultNodeLease,
+		"with --redis: how long this node's cluster lease lasts unrenewed; another node then reverses the requests it left open")
 	fs.IntVar(&c.DemoTerminals, "demo-terminals", 10, "embedded default: seed an empty registry with this many demo terminals (codes in DATA/demo-terminals.csv)")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: posgate serve [--listen :8583] [--admin-listen 127.0.0.1:8080] [--admin-tls-cert FILE --admin-tls-key FILE] [--data ./data] [--nats URL | --nats-listen 127.0.0.1:4222] [--no-simulator] [--redis URL] [--routes FILE] [--config FILE]")
@@ -247,6 +251,9 @@ func mergeConfigFile(path string, fs *flag.FlagSet, c *serveConfig) error {
 	if !set["checkpoint-interval"] && file.CheckpointFile != nil {
 		c.CheckpointInterval = *file.CheckpointFile
 	}
+	if !set["node-lease"] && file.NodeLease != 0 {
+		c.NodeLease = file.NodeLease
+	}
 	if !set["demo-terminals"] && file.DemoTerminals != 0 {
 		c.DemoTerminals = file.DemoTerminals
 	}
@@ -317,6 +324,10 @@ func (c *serveConfig) appConfig(getenv func(string) string) (app.Config, error) 
 	if c.SettleDelay < 0 {
 		return cfg, errors.New("--settle-delay: must not be negative")
 	}
+	if c.NodeLease < time.Second {
+		return cfg, errors.New("--node-lease: must be at least 1s (longer than a NATS leader election in production: 20s)")
+	}
+	cfg.NodeLease = c.NodeLease
 	switch {
 	case c.CheckpointInterval < 0:
 		return cfg, errors.New("--checkpoint-interval: must not be negative")
