@@ -2,6 +2,7 @@ package faults_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -13,9 +14,11 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/posgate/posgate/admin"
 	"github.com/posgate/posgate/adminapi"
+	"github.com/posgate/posgate/app"
 	"github.com/posgate/posgate/internal/proctest"
 	"github.com/posgate/posgate/journal"
 	"github.com/posgate/posgate/loadtest/termsim"
@@ -24,7 +27,8 @@ import (
 // TestTwoGatewayNodes: two gateway nodes on the three-server NATS cluster (every stream R3) and
 // one Redis (AOF always) behind a real haproxy. A round under load kills one node with SIGKILL (restarted a second later):
 // its terminals reconnect through haproxy to the other and carry on, and the books of every
-// round agree three ways. A terminal blocked through one node's admin API is refused by the
+// round agree three ways. Another kills it and leaves it dead: the other node adopts its lease
+// and reverses what it left open, and the books agree again. A terminal blocked through one node's admin API is refused by the
 // other node on the next message; RRNs and upstream STANs stay unique across the nodes.
 func TestTwoGatewayNodes(t *testing.T) {
 	haproxyBin, err := exec.LookPath("haproxy")
@@ -43,7 +47,8 @@ func TestTwoGatewayNodes(t *testing.T) {
 	lmk, token := sharedSecrets(t)
 	node := func(id int) *proctest.Node {
 		return proctest.StartNode(t, proctest.NodeConfig{NATS: url, Args: nodeArgs(t, "--redis", redisURL, "--lmk-file", lmk,
-			"--token-key-file", token, "--node-id", strconv.Itoa(id), "--config", writeConf(t, "journal_replicas: 3\n"))})
+			"--token-key-file", token, "--node-id", strconv.Itoa(id), "--node-lease", "3s",
+			"--config", writeConf(t, "journal_replicas: 3\n"))})
 	}
 	n1, n2 := node(1), node(2)
 
@@ -85,6 +90,28 @@ backend gateways
 		time.Sleep(time.Second)
 		n2.Restart(t)
 	})
+	// Node 2 killed and left dead: node 1 adopts its lease and reverses at the issuer what
+	// it left open; the round's books are reconciled once that is done.
+	kv, err := clusterJS(t, url).KeyValue(context.Background(), app.NodesBucket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.round("kill -9 gateway node 2, left dead", func() {
+		n2.Kill()
+		killed := time.Now()
+		for {
+			_, err := kv.Get(context.Background(), "node.2")
+			if errors.Is(err, jetstream.ErrKeyNotFound) {
+				break
+			}
+			if time.Since(killed) > time.Minute {
+				t.Fatalf("node 1 did not adopt the dead node's lease within a minute (%v)", err)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		t.Logf("node 2's lease adopted by node 1 %v after the kill (lease 3s)", time.Since(killed).Round(10*time.Millisecond))
+	})
+	n2.Restart(t)
 
 	// Blocking through node 2 takes effect on node 1 at once.
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
