@@ -26,16 +26,20 @@ import (
 const loadtestUsage = `usage: posgate loadtest [--target 127.0.0.1:8583] [--admin http://127.0.0.1:8080] [--token-file PATH]
                         [--terminals 10] [--rate 100] [--duration 60s] [--mix purchase=80,balance=5,...]
                         [--timeout 10s] [--report DIR] [--idle-connections N] [--allow-remote] [--books FILE]
+                        [--sweep FROM:TO:STEP [--objective-p99 20ms]]
 Provisions a fleet of simulated terminals through the admin API, activates and signs them on,
 sends an open-loop transaction mix at --rate for --duration, settles every batch, prints a
 summary and writes DIR/report.json and DIR/report.html. Exit status 1 when a batch is not
 balanced or a request was never answered; 2 for bad flags or a target off loopback.
+--sweep runs the load at rising rates and prints the highest one meeting the p99 objective
+(exit 1 when none does); each step's reports go to DIR/RATE/.
 The admin token comes from --token-file, else $` + envAdminToken + `, else ./` + defaultTokenFile + ` (never argv).`
 
 // loadtestFlags are the parsed flags of `posgate loadtest`.
 type loadtestFlags struct {
 	target, admin, tokenFile, mix, report, runID string
-	books                                        string
+	books, sweep                                 string
+	objective                                    time.Duration
 	terminals, idle                              int
 	rate                                         float64
 	duration, timeout                            time.Duration
@@ -61,6 +65,8 @@ func parseLoadtestFlags(args []string, stderr io.Writer) (*loadtestFlags, error)
 	fs.StringVar(&f.runID, "run-id", "", "4 characters 0-9A-Z naming the fleet (default: a fresh one)")
 	fs.Uint64Var(&f.seed, "seed", 0, "seed of the random draws (0: random)")
 	fs.StringVar(&f.books, "books", "", "write the terminals' books to this CSV file (one line per financial transaction; posgate reconcile --books)")
+	fs.StringVar(&f.sweep, "sweep", "", "FROM:TO:STEP: run --duration at each rate (a fresh fleet each) until one misses --objective-p99; print the table")
+	fs.DurationVar(&f.objective, "objective-p99", 20*time.Millisecond, "with --sweep: the p99 a rate must meet (with no error and 99 % of the rate achieved)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			fmt.Fprintln(stderr, loadtestUsage)
@@ -88,6 +94,15 @@ func runLoadtest(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	mix, err := loadtest.ParseMix(f.mix)
 	if err != nil {
 		return fail(stderr, name, exitUsage, err)
+	}
+	var rates []float64
+	if f.sweep != "" {
+		if rates, err = loadtest.ParseSweep(f.sweep); err != nil {
+			return fail(stderr, name, exitUsage, err)
+		}
+		if f.objective <= 0 {
+			return fail(stderr, name, exitUsage, errors.New("--objective-p99: must be positive"))
+		}
 	}
 	u, err := url.Parse(f.admin)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
@@ -120,6 +135,9 @@ func runLoadtest(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	}
 
 	var books *bytes.Buffer
+	if f.sweep != "" && f.books != "" {
+		return fail(stderr, name, exitUsage, errors.New("--books: not with --sweep (each step has a fleet of its own)"))
+	}
 	if f.books != "" {
 		if st, err := os.Stat(filepath.Dir(f.books)); err != nil || !st.IsDir() {
 			return fail(stderr, name, exitUsage, fmt.Errorf("--books %q: its directory does not exist", f.books))
@@ -132,7 +150,7 @@ func runLoadtest(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 			bar = true
 		}
 	}
-	r, err := loadtest.New(loadtest.Config{
+	cfg := loadtest.Config{
 		Target:          f.target,
 		Admin:           &adminapi.Client{BaseURL: f.admin, Token: token, HTTP: &http.Client{Timeout: 30 * time.Second}},
 		AllowRemote:     f.allowRemote,
@@ -147,7 +165,11 @@ func runLoadtest(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		Progress:        stderr,
 		ProgressBar:     bar,
 		Books:           writerOrNil(books),
-	})
+	}
+	if f.sweep != "" {
+		return runSweep(ctx, f, cfg, rates, stdout, stderr)
+	}
+	r, err := loadtest.New(cfg)
 	if err != nil {
 		return fail(stderr, name, exitUsage, err)
 	}
@@ -177,6 +199,42 @@ func runLoadtest(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 			filepath.Join(f.report, report.JSONFile), filepath.Join(f.report, report.HTMLFile))
 	}
 	if len(rep.Failures()) > 0 {
+		return exitFail
+	}
+	return exitOK
+}
+
+// runSweep is `posgate loadtest --sweep`.
+func runSweep(ctx context.Context, f *loadtestFlags, cfg loadtest.Config, rates []float64, stdout, stderr io.Writer) int {
+	const name = "loadtest"
+	cfg.ProgressBar = false
+	steps, err := loadtest.Sweep(ctx, cfg, rates, f.objective, func(st loadtest.SweepStep) {
+		verdict := "met"
+		if !st.Met {
+			verdict = "missed: " + st.Why
+		}
+		fmt.Fprintf(stderr, "loadtest: sweep %.0f/s: achieved %.0f, p99 %.1f ms — %s\n", st.Rate, st.Report.TPS, st.Report.Latency.P99, verdict)
+		if f.report != "" {
+			dir := filepath.Join(f.report, fmt.Sprintf("%.0f", st.Rate))
+			if err := report.WriteDir(dir, st.Report); err != nil {
+				fmt.Fprintf(stderr, "loadtest: sweep: %v\n", err)
+			}
+		}
+	})
+	if len(steps) > 0 {
+		fmt.Fprintln(stdout)
+		if werr := loadtest.WriteSweepTable(stdout, steps, f.objective); werr != nil {
+			return fail(stderr, name, exitFail, werr)
+		}
+	}
+	if err != nil {
+		status := exitFail
+		if errors.Is(err, loadtest.ErrConfig) || errors.Is(err, loadtest.ErrNotLoopback) {
+			status = exitUsage
+		}
+		return fail(stderr, name, status, err)
+	}
+	if loadtest.Best(steps) == nil {
 		return exitFail
 	}
 	return exitOK

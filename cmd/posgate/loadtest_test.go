@@ -32,6 +32,12 @@ func TestLoadtestCLIErrors(t *testing.T) {
 		{"admin not a URL", []string{"--admin", "127.0.0.1:8080"}, "http://"},
 		{"rate", []string{"--rate", "-1"}, "Rate"},
 		{"terminals", []string{"--terminals", "-3"}, "Terminals"},
+		{"sweep shape", []string{"--sweep", "1000:2000"}, "FROM:TO:STEP"},
+		{"sweep order", []string{"--sweep", "3000:2000:100"}, "FROM is above TO"},
+		{"sweep rate", []string{"--sweep", "0:2000:100"}, "is not a rate"},
+		{"sweep steps", []string{"--sweep", "1:1000:1"}, "at most 100"},
+		{"sweep objective", []string{"--sweep", "100:200:100", "--objective-p99", "0s"}, "--objective-p99: must be positive"},
+		{"sweep with books", []string{"--sweep", "100:200:100", "--books", "b.csv"}, "not with --sweep"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -61,26 +67,71 @@ func TestLoadtestCLIErrors(t *testing.T) {
 	})
 }
 
+// loadtestNode starts an embedded node with an admin listener for the CLI's runs, and returns
+// it and its data directory (admin.token).
+func loadtestNode(t *testing.T) (*app.Node, string) {
+	t.Helper()
+	data := t.TempDir()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	t.Cleanup(cancel)
+	n, err := app.Start(ctx, app.Config{Listen: "127.0.0.1:0", AdminListen: "127.0.0.1:0", DataDir: data},
+		zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		sctx, c := context.WithTimeout(context.Background(), 30*time.Second)
+		defer c()
+		_ = n.Shutdown(sctx)
+	})
+	t.Setenv(envAdminToken, "")
+	return n, data
+}
+
+// `posgate loadtest --sweep` against an in-process node: rising rates until one misses the
+// objective; the table on stdout, a report per step. An objective nothing meets stops at the
+// first step and exits 1.
+func TestLoadtestCLISweep(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end")
+	}
+	n, data := loadtestNode(t)
+	sweep := func(objective string) (int, string, string, string) {
+		dir := filepath.Join(t.TempDir(), "rep")
+		status, stdout, stderr := runCLI(t, "", "loadtest", "--target", n.GatewayAddr().String(),
+			"--admin", "http://"+n.AdminAddr().String(), "--token-file", filepath.Join(data, "admin.token"),
+			"--terminals", "4", "--duration", "1s", "--mix", "purchase=1", "--report", dir,
+			"--sweep", "10:30:10", "--objective-p99", objective)
+		return status, stdout, stderr, dir
+	}
+	status, stdout, stderr, dir := sweep("5s")
+	if status != exitOK {
+		t.Fatalf("status %d\nstdout:\n%s\nstderr:\n%s", status, stdout, stderr)
+	}
+	for _, want := range []string{"| 10/s |", "| 20/s |", "| 30/s |", "highest rate meeting p99 ≤ 5s with no error: 30/s"} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("stdout lacks %q:\n%s", want, stdout)
+		}
+	}
+	for _, rate := range []string{"10", "20", "30"} {
+		if _, err := os.Stat(filepath.Join(dir, rate, report.JSONFile)); err != nil {
+			t.Error(err)
+		}
+	}
+	status, stdout, _, _ = sweep("1us")
+	if status != exitFail || strings.Contains(stdout, "| 20/s |") || !strings.Contains(stdout, "missed: p99") ||
+		!strings.Contains(stdout, "no rate met p99 ≤ 1µs") {
+		t.Errorf("sweep nothing can meet: status %d, stdout:\n%s", status, stdout)
+	}
+}
+
 // `posgate loadtest` against an in-process node: a short run to balanced batches, the table on
 // stdout, both reports in --report.
 func TestLoadtestCLIRun(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end-to-end")
 	}
-	data := t.TempDir()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	n, err := app.Start(ctx, app.Config{Listen: "127.0.0.1:0", AdminListen: "127.0.0.1:0", DataDir: data},
-		zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		sctx, c := context.WithTimeout(context.Background(), 30*time.Second)
-		defer c()
-		_ = n.Shutdown(sctx)
-	}()
-	t.Setenv(envAdminToken, "")
+	n, data := loadtestNode(t)
 	dir := filepath.Join(t.TempDir(), "rep")
 	status, stdout, stderr := runCLI(t, "", "loadtest", "--target", n.GatewayAddr().String(),
 		"--admin", "http://"+n.AdminAddr().String(), "--token-file", filepath.Join(data, "admin.token"),
