@@ -402,10 +402,15 @@ func (n *Node) startNATS(ctx context.Context) error {
 		}
 	}
 	client := natsconn.Config{}
+	opts := []nats.Option{nats.Name("posgate"), nats.MaxReconnects(-1)}
 	if n.cfg.NATS != "" {
 		client = n.cfg.NATSClient // the embedded server on loopback takes no credentials
+	} else {
+		// The embedded server is in this process: connect to it through memory, not through
+		// loopback TCP (no socket syscalls per message in either direction).
+		opts = append(opts, nats.InProcessServer(n.nats.NATSServer()))
 	}
-	nc, err := natsconn.Connect(url, client, nats.Name("posgate"), nats.MaxReconnects(-1))
+	nc, err := natsconn.Connect(url, client, opts...)
 	if err != nil {
 		return err
 	}
