@@ -107,6 +107,21 @@ func TestSecureNATS(t *testing.T) {
 	if _, err := gjs.Publish(short(), "posgate.journal.20991231", []byte(`{"forged":true}`)); err == nil {
 		t.Errorf("the ops user appended to the journal")
 	}
+	// Nor may ops forge a claim on a node's lease (which would make a node reverse another's
+	// open requests): the bucket exists, the gateway user writes it, ops cannot.
+	gwc, err := natsconn.Connect(s.URL, s.Client("gateway"))
+	must(t, err)
+	defer gwc.Close()
+	gwjs, err := jetstream.New(gwc)
+	must(t, err)
+	leases, err := gwjs.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: app.NodesBucket})
+	must(t, err)
+	if _, err := leases.Put(ctx, "node.1", []byte(`{"node":1,"state":"serving"}`)); err != nil {
+		t.Fatalf("the gateway user writes its lease: %v", err)
+	}
+	if _, err := gjs.Publish(short(), "$KV."+app.NodesBucket+".node.1", []byte(`{"node":1,"state":"adopting","by":2}`)); err == nil {
+		t.Errorf("the ops user wrote a node lease")
+	}
 
 	// Refused: plain TCP, TLS without a client certificate, a certificate without credentials,
 	// and a server certificate checked against an unrelated CA.
