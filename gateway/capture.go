@@ -41,20 +41,16 @@ func (p *Processor) capture(ctx context.Context, t *txn, info kindInfo, rec *Txn
 	}
 	jr := p.journalRecord(t, rec, orig)
 	jr.Answer = string(out)
-	if !p.leaseHeld(t) {
-		// Another node may be adopting this request's intent — reversing it: the approval
-		// must not stand. The reversal record closes the intent as the adopter's would.
-		p.log.Warn("node lease lost: approval reversed", zap.String("txn", rec.ID))
-		out, err := p.decline(ctx, t, "96")
-		p.reverseApproval(bg, t, rec, "96", false, out)
-		return out, err
-	}
-	err = p.d.Journal.Append(ctx, jr)
-	if err == nil && !p.leaseHeld(t) {
-		// Durable only after the lease ran out: an adopter that read the journal before it
-		// landed has reversed the request. Reverse the approval too (the same reversal,
-		// which the queue and the journal take once).
-		err = errNoLease
+	// Without the lease the request went upstream under, another node may be adopting its
+	// intent — reversing it: the approval must not stand, and the reversal record closes the
+	// intent as the adopter's would. That holds too when the capture became durable only after
+	// the lease ran out (an adopter that read the journal before it landed has reversed the
+	// request; the same reversal, which the queue and the journal take once).
+	err = errNoLease
+	if p.leaseHeld(t) {
+		if err = p.d.Journal.Append(ctx, jr); err == nil && !p.leaseHeld(t) {
+			err = errNoLease
+		}
 	}
 	if err != nil {
 		// Never tell the terminal "approved" for what the journal does not hold. The failed

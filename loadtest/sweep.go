@@ -87,12 +87,26 @@ func Sweep(ctx context.Context, cfg Config, rates []float64, p99 time.Duration, 
 	return steps, nil
 }
 
+// Verdict is "met", or "missed: " and why.
+func (s SweepStep) Verdict() string {
+	if s.Met {
+		return "met"
+	}
+	return "missed: " + s.Why
+}
+
+// errorCount is the number of requests of rep that ended in an error.
+func errorCount(rep *report.Report) int64 {
+	var n int64
+	for _, c := range rep.Errors {
+		n += c
+	}
+	return n
+}
+
 // meets tells whether rep, a run at rate, meets the objective p99, and if not why.
 func meets(rep *report.Report, rate float64, p99 time.Duration) (bool, string) {
-	var errs int64
-	for _, n := range rep.Errors {
-		errs += n
-	}
+	errs := errorCount(rep)
 	switch {
 	case len(rep.Failures()) > 0:
 		return false, strings.Join(rep.Failures(), "; ")
@@ -122,16 +136,8 @@ func WriteSweepTable(w io.Writer, steps []SweepStep, p99 time.Duration) error {
 	var b strings.Builder
 	b.WriteString("| rate | achieved | p50 ms | p99 ms | max ms | errors | objective |\n|---|---|---|---|---|---|---|\n")
 	for _, s := range steps {
-		var errs int64
-		for _, n := range s.Report.Errors {
-			errs += n
-		}
-		verdict := "met"
-		if !s.Met {
-			verdict = "missed: " + s.Why
-		}
 		fmt.Fprintf(&b, "| %.0f/s | %.0f | %.1f | %.1f | %.1f | %d | %s |\n", s.Rate, s.Report.TPS,
-			s.Report.Latency.P50, s.Report.Latency.P99, s.Report.Latency.Max, errs, verdict)
+			s.Report.Latency.P50, s.Report.Latency.P99, s.Report.Latency.Max, errorCount(s.Report), s.Verdict())
 	}
 	if best := Best(steps); best != nil {
 		fmt.Fprintf(&b, "\nhighest rate meeting p99 ≤ %v with no error: %.0f/s\n", p99, best.Rate)

@@ -209,11 +209,7 @@ func runSweep(ctx context.Context, f *loadtestFlags, cfg loadtest.Config, rates 
 	const name = "loadtest"
 	cfg.ProgressBar = false
 	steps, err := loadtest.Sweep(ctx, cfg, rates, f.objective, func(st loadtest.SweepStep) {
-		verdict := "met"
-		if !st.Met {
-			verdict = "missed: " + st.Why
-		}
-		fmt.Fprintf(stderr, "loadtest: sweep %.0f/s: achieved %.0f, p99 %.1f ms — %s\n", st.Rate, st.Report.TPS, st.Report.Latency.P99, verdict)
+		fmt.Fprintf(stderr, "loadtest: sweep %.0f/s: achieved %.0f, p99 %.1f ms — %s\n", st.Rate, st.Report.TPS, st.Report.Latency.P99, st.Verdict())
 		if f.report != "" {
 			dir := filepath.Join(f.report, fmt.Sprintf("%.0f", st.Rate))
 			if err := report.WriteDir(dir, st.Report); err != nil {
