@@ -1,5 +1,7 @@
 package codec
 
+import "encoding/binary"
+
 // Low-level encoders. They write into slices the caller has sized; none allocates.
 
 const hexUpper = "0123456789ABCDEF"
@@ -105,11 +107,28 @@ func encodeBCD(dst, src []byte, left bool) {
 	}
 }
 
+// hexPairOf[b] is b in upper-case hex, first character in the low byte: one load and one 16-bit
+// store per encoded byte.
+var hexPairOf = func() (t [256]uint16) {
+	for i := range t {
+		t[i] = uint16(hexUpper[i>>4]) | uint16(hexUpper[i&0xF])<<8
+	}
+	return t
+}()
+
 // encodeHex writes src as upper-case hex into dst (2*len(src) bytes).
 func encodeHex(dst, src []byte) {
+	dst = dst[:2*len(src)]
 	for i, b := range src {
-		dst[2*i] = hexUpper[b>>4]
-		dst[2*i+1] = hexUpper[b&0xF]
+		binary.LittleEndian.PutUint16(dst[2*i:], hexPairOf[b])
+	}
+}
+
+// decodeHexInPlace decodes the checked hex characters of b into its first len(b)/2 bytes: byte
+// i is written after characters 2i and 2i+1 are read, and never over one still to be read.
+func decodeHexInPlace(b []byte) {
+	for i := 0; i+1 < len(b); i += 2 {
+		b[i>>1] = byte(hexPair[uint16(b[i])|uint16(b[i+1])<<8])
 	}
 }
 
@@ -128,19 +147,6 @@ var hexPair = func() *[1 << 16]uint16 {
 	}
 	return &t
 }()
-
-// decodeHex reads len(dst) bytes of hex from src (2*len(dst) characters), checking all the
-// characters at once at the end, branch-free in the loop.
-func decodeHex(dst, src []byte) bool {
-	src = src[:2*len(dst)]
-	var bad uint16
-	for i := 0; i+1 < len(src); i += 2 {
-		v := hexPair[uint16(src[i])|uint16(src[i+1])<<8]
-		bad |= v
-		dst[i>>1] = byte(v)
-	}
-	return bad < 0x100
-}
 
 // readASCIILen reads a w-digit ASCII decimal length.
 func readASCIILen(src []byte, w int) (int, bool) {

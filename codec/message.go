@@ -16,6 +16,10 @@ type Message struct {
 	mti     [4]byte
 	hasMTI  bool
 	present [2]uint64 // bit 63-(n-1)%64 of word (n-1)/64 is set when field n is present
+	// hexWire marks, with the bits of present, hex fields whose buf still holds the 2n checked
+	// hex characters from the wire: Field decodes them in place on first access and Pack
+	// copies them as they came, so a message that is forwarded never decodes them.
+	hexWire [2]uint64
 	spans   [129]span
 	buf     []byte
 	macOff  int
@@ -33,6 +37,7 @@ func (m *Message) Profile() *Profile { return m.p }
 func (m *Message) Reset() {
 	m.hasMTI = false
 	m.present = [2]uint64{}
+	m.hexWire = [2]uint64{}
 	m.buf = m.buf[:0]
 }
 
@@ -77,12 +82,17 @@ func (m *Message) Has(n int) bool {
 }
 
 // Field returns field n's logical value, or nil when it is absent. The view is valid until the
-// next Reset or Unpack; the caller must not modify it.
+// next Reset or Unpack; the caller must not modify it. The first Field of an unpacked hex field
+// decodes it in place (a read that writes m: see Message on concurrency).
 func (m *Message) Field(n int) []byte {
 	if !m.Has(n) {
 		return nil
 	}
 	s := m.spans[n]
+	if w, b := bit(n); m.hexWire[w]&b != 0 {
+		m.hexWire[w] &^= b
+		decodeHexInPlace(m.buf[s.off : s.off+2*s.n])
+	}
 	return m.buf[s.off : s.off+s.n : s.off+s.n]
 }
 
@@ -115,6 +125,7 @@ func (m *Message) Unset(n int) {
 	if n >= 2 && n <= 128 {
 		w, b := bit(n)
 		m.present[w] &^= b
+		m.hexWire[w] &^= b
 	}
 }
 
@@ -238,6 +249,7 @@ func (m *Message) put(n, off, l int) {
 	m.spans[n] = span{off: uint32(off), n: uint32(l)}
 	w, b := bit(n)
 	m.present[w] |= b
+	m.hexWire[w] &^= b
 }
 
 // check validates a logical value against the spec.

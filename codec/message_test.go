@@ -303,3 +303,71 @@ func TestUnpackErrorKeepsEarlierFields(t *testing.T) {
 		t.Fatalf("after the error: 11=%q 41=%q has64=%v", m.Field(11), m.Field(41), m.Has(64))
 	}
 }
+
+// Hex fields of an unpacked message are checked by Unpack, decoded by the first Field and
+// packed as they came while nobody read them.
+func TestUpstreamHexFields(t *testing.T) {
+	wire, err := upstreamPurchase(t).Pack(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	icc := string(hexOf(iccData))
+	at := bytes.Index(wire, []byte(icc))
+	if at < 0 {
+		t.Fatal("field 55 not found in the wire form")
+	}
+	lower := bytes.Clone(wire)
+	copy(lower[at:], strings.ToLower(icc))
+
+	m := NewMessage(Upstream)
+	for _, tt := range []struct {
+		name string
+		wire []byte
+	}{{"upper case", wire}, {"lower case", lower}} {
+		t.Run(tt.name, func(t *testing.T) {
+			if err := m.Unpack(tt.wire); err != nil {
+				t.Fatal(err)
+			}
+			again, _ := m.Pack(nil)
+			if !bytes.Equal(again, tt.wire) {
+				t.Fatalf("unread hex field not packed as it came")
+			}
+			for range 2 { // the second read finds it decoded
+				if got := m.Field(55); !bytes.Equal(got, iccData) {
+					t.Fatalf("Field(55) = %X, want %X", got, iccData)
+				}
+			}
+			again, _ = m.Pack(nil)
+			if !bytes.Equal(again, wire) { // re-encoded: upper case
+				t.Fatalf("decoded hex field packed differently")
+			}
+		})
+	}
+
+	if err := m.Unpack(wire); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Set(55, []byte{0x9F, 0x26, 0x01, 0xAB}); err != nil {
+		t.Fatal(err)
+	}
+	if got := m.Field(55); !bytes.Equal(got, []byte{0x9F, 0x26, 0x01, 0xAB}) {
+		t.Fatalf("Field(55) after Set = %X", got)
+	}
+	out, _ := m.Pack(nil)
+	if !bytes.Contains(out, []byte("0089F2601AB")) {
+		t.Fatalf("Set value of field 55 not packed: %s", out)
+	}
+
+	for _, bad := range []string{"G", "g", ":", "@", "\x00", "\xC1"} {
+		b := bytes.Clone(wire)
+		b[at+len(icc)-1] = bad[0]
+		if err := m.Unpack(b); !errors.Is(err, ErrInvalidChar) || !isField(err, 55) {
+			t.Errorf("field 55 ending %q: err = %v, want ErrInvalidChar on field 55", bad, err)
+		}
+	}
+}
+
+func isField(err error, n int) bool {
+	var fe *FieldError
+	return errors.As(err, &fe) && fe.Field == n
+}

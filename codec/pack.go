@@ -49,6 +49,12 @@ func (m *Message) Pack(dst []byte) ([]byte, error) {
 func (m *Message) packField(dst []byte, n int) []byte {
 	f := &m.p.fields[n]
 	s := m.spans[n]
+	if w, b := bit(n); m.hexWire[w]&b != 0 { // still as it came from the wire
+		if f.prefix != 0 {
+			dst = appendLen(dst, m.p.enc, f.length, int(2*s.n))
+		}
+		return append(dst, m.buf[s.off:s.off+2*s.n]...)
+	}
 	v := m.buf[s.off : s.off+s.n]
 	l := len(v)
 	if f.prefix != 0 {

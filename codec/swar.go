@@ -34,6 +34,24 @@ func allDigits(v []byte) bool {
 	return true
 }
 
+// allHex reports whether every byte of v is a hex digit of either case. OR-ing 0x20 folds
+// 'A'–'F' onto 'a'–'f' and leaves the digits where they are.
+func allHex(v []byte) bool {
+	for len(v) >= 8 {
+		x := binary.LittleEndian.Uint64(v)
+		if inRange(x, '0', '9')|inRange(x|ones*0x20, 'a', 'f') != highs {
+			return false
+		}
+		v = v[8:]
+	}
+	for _, c := range v {
+		if hexVal[c] > 15 {
+			return false
+		}
+	}
+	return true
+}
+
 // allTrack reports whether every byte of v is allowed in a track field: '0'–'9', 'A'–'F' and
 // '='.
 func allTrack(v []byte) bool {

@@ -23,7 +23,19 @@ func FuzzSWAR(f *testing.F) {
 		if got, want := allDigits(v), scalarDigits(v); got != want {
 			t.Fatalf("allDigits(%q) = %v, want %v", v, got, want)
 		}
+		if got, want := allHex(v), scalarHex(v); got != want {
+			t.Fatalf("allHex(%q) = %v, want %v", v, got, want)
+		}
 	})
+}
+
+func scalarHex(v []byte) bool {
+	for _, c := range v {
+		if !('0' <= c && c <= '9' || 'A' <= c && c <= 'F' || 'a' <= c && c <= 'f') {
+			return false
+		}
+	}
+	return true
 }
 
 func scalarClass(v []byte, f Format) bool {

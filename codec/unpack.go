@@ -72,8 +72,8 @@ func (m *Message) Unpack(src []byte) error {
 	if bm[0]|bm[1] == 0 {
 		return fieldErr(1, ErrBitmap)
 	}
-	// A logical value is at most twice its wire size (BCD digits): grow once, so no field
-	// needs a capacity check.
+	// A field's stored form is at most twice its wire size (BCD digits; hex fields keep their
+	// wire form until read): grow once, so no field needs a capacity check.
 	if need := 2 * len(src); cap(m.buf) < need {
 		m.buf = make([]byte, 0, need)
 	}
@@ -159,19 +159,21 @@ func (m *Message) unpackField(n int, src []byte, i int) (int, error) {
 	}
 	wire := src[i : i+size]
 	off := len(m.buf)
-	m.buf = m.buf[:off+l] // capacity reserved by Unpack
-	dst := m.buf[off : off+l]
 	ok := true
 	switch f.kind {
 	case wireRaw:
-		copy(dst, wire)
+		m.buf = append(m.buf, wire...) // capacity reserved by Unpack
 	case wireCheck:
-		copy(dst, wire)
-		ok = validChars(f.format, dst)
+		m.buf = append(m.buf, wire...)
+		ok = validChars(f.format, wire)
 	case wireBCD:
-		ok = decodeBCD(dst, wire, f.left, f.format == FormatZ)
-	case wireHex:
-		ok = decodeHex(dst, wire)
+		m.buf = m.buf[:off+l]
+		ok = decodeBCD(m.buf[off:off+l], wire, f.left, f.format == FormatZ)
+	case wireHex: // checked now, decoded by Field when someone reads it (see Message.hexWire)
+		m.buf = append(m.buf, wire...)
+		ok = allHex(wire)
+		w, b := bit(n)
+		m.hexWire[w] |= b
 	}
 	if !ok {
 		return i, fieldErr(n, ErrInvalidChar)
