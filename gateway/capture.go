@@ -19,12 +19,12 @@ func (p *Processor) capture(ctx context.Context, t *txn, info kindInfo, rec *Txn
 	rev := &t.owed
 	*rev = reversalOf(rec, "")
 	rev.ProcessingCode = t.procCode()
-	bg := context.WithoutCancel(ctx)
 	if err := p.d.State.PutTxn(ctx, *rec); err != nil {
 		if errors.Is(err, ErrExists) {
 			// The terminal reversed this transaction while it was upstream (the reversal left a
 			// tombstone under its key, and journaled itself): the approval must not stand.
 			rev.Reason = "98"
+			bg := context.WithoutCancel(ctx)
 			_ = p.queueReversal(bg, rev)
 			out, err := p.decline(ctx, t, "98")
 			// The terminal's "-T" record does not close the intent; this one, queued upstream
@@ -36,7 +36,7 @@ func (p *Processor) capture(ctx context.Context, t *txn, info kindInfo, rec *Txn
 	}
 	out, err := p.approvedOrDeclined(ctx, t, rec, res)
 	if err != nil {
-		p.reverseApproval(bg, t, rec, "96", false, nil)
+		p.reverseApproval(context.WithoutCancel(ctx), t, rec, "96", false, nil)
 		return p.decline(ctx, t, "96")
 	}
 	jr := p.journalRecord(t, rec, orig)
@@ -58,14 +58,14 @@ func (p *Processor) capture(ctx context.Context, t *txn, info kindInfo, rec *Txn
 		// either way.
 		p.log.Error("approval not booked: reversing", zap.String("txn", rec.ID), zap.Error(err))
 		out, err := p.decline(ctx, t, "96")
-		p.reverseApproval(bg, t, rec, "96", false, out)
+		p.reverseApproval(context.WithoutCancel(ctx), t, rec, "96", false, out)
 		return out, err
 	}
 	if info.original != KindUnsupported {
 		if code := p.applyToOriginal(ctx, t.kind, orig.Key(), rec.Amount); code != "" {
 			// The original changed under us (a concurrent void or refund): undo this one.
 			out, err := p.decline(ctx, t, code)
-			p.reverseApproval(bg, t, rec, code, false, out)
+			p.reverseApproval(context.WithoutCancel(ctx), t, rec, code, false, out)
 			return out, err
 		}
 	}

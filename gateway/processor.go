@@ -6,7 +6,6 @@ import (
 	"crypto/sha256"
 	"errors"
 	"hash"
-	"io"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -275,7 +274,7 @@ func (p *Processor) contentHash(body []byte) ContentHash {
 func (p *Processor) keyed(domain string, data []byte) [32]byte {
 	k := p.hmacs.Get().(*keyedHash)
 	k.h.Reset()
-	_, _ = io.WriteString(k.h, domain)
+	k.h.Write(append(k.domain[:0], domain...)) // hmac has no WriteString: no conversion
 	k.h.Write(data)
 	sum := [32]byte(k.h.Sum(k.sum[:0]))
 	p.hmacs.Put(k)
@@ -284,6 +283,7 @@ func (p *Processor) keyed(domain string, data []byte) [32]byte {
 
 // keyedHash is a pooled HMAC state with room for its sum.
 type keyedHash struct {
-	h   hash.Hash
-	sum [32]byte
+	h      hash.Hash
+	sum    [32]byte
+	domain [16]byte
 }

@@ -2,7 +2,12 @@
 
 package journal
 
-import "testing"
+import (
+	"math"
+	"strings"
+	"testing"
+	"time"
+)
 
 func TestCodecAllocations(t *testing.T) {
 	rec := testRecord(5, testDate)
@@ -13,5 +18,19 @@ func TestCodecAllocations(t *testing.T) {
 	var r Record
 	if n := testing.AllocsPerRun(100, func() { _ = r.UnmarshalBinary(buf) }); n != 1 {
 		t.Errorf("UnmarshalBinary allocs = %v, want 1 (all strings share one)", n)
+	}
+}
+
+// The size bound Append reserves holds the encoding, so encoding never grows the buffer.
+func TestEncodedSizeBound(t *testing.T) {
+	small := testRecord(5, testDate)
+	big := small
+	big.Amount, big.RequestTime = math.MinInt64, time.Unix(0, math.MaxInt64)
+	big.Answer, big.RequestHash = strings.Repeat("A", 1000), strings.Repeat("B", 64)
+	for _, rec := range []Record{small, big, {}} {
+		enc, _ := rec.AppendBinary(nil)
+		if b := rec.encodedSizeBound(); b < len(enc) {
+			t.Errorf("bound %d below the encoding's %d bytes", b, len(enc))
+		}
 	}
 }

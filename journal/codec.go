@@ -112,6 +112,29 @@ func (r *Record) AppendBinary(dst []byte) ([]byte, error) {
 	return dst, nil
 }
 
+// encodedSizeBound is at least the length of r's encoding: the integers at their widest
+// varints, every string with the exact length of its length prefix.
+func (r *Record) encodedSizeBound() int {
+	const fixed = 3 + 3*binary.MaxVarintLen64 + 2*binary.MaxVarintLen32 + 8*binary.MaxVarintLen64 +
+		2 + binary.MaxVarintLen32
+	n := fixed + uvarintLen(len(r.BatchResult.Difference)) + len(r.BatchResult.Difference)
+	for _, p := range r.stringFields() {
+		n += uvarintLen(len(*p)) + len(*p)
+	}
+	for _, p := range r.extStrings() {
+		n += uvarintLen(len(*p)) + len(*p)
+	}
+	return n
+}
+
+func uvarintLen(v int) int {
+	n := 1
+	for ; v >= 0x80; v >>= 7 {
+		n++
+	}
+	return n
+}
+
 // extStrings returns pointers to the version-3 string fields in encoding order.
 func (r *Record) extStrings() [numExtStrings]*string {
 	return [numExtStrings]*string{&r.Upstream.MTI, &r.Upstream.Transmission, &r.RequestHash, &r.Answer}

@@ -1,7 +1,6 @@
 package journal
 
 import (
-	"fmt"
 	"time"
 	_ "time/tzdata" // Calendar's default zone must resolve on hosts without zoneinfo.
 )
@@ -111,7 +110,10 @@ func dateFromCompact(n uint64) (Date, bool) {
 }
 
 // String returns YYYYMMDD, the form used in subjects and file names.
-func (d Date) String() string { return fmt.Sprintf("%08d", d.Compact()) }
+func (d Date) String() string {
+	var b [8]byte
+	return string(d.appendCompact(b[:0]))
+}
 
 // appendCompact appends YYYYMMDD to dst without allocating.
 func (d Date) appendCompact(dst []byte) []byte {

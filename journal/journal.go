@@ -3,6 +3,7 @@ package journal
 import (
 	"context"
 	"crypto/rand"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -43,6 +44,8 @@ type Journal struct {
 	segPrefix string // unique per Journal instance, prefixes segment msg ids
 	segSeq    atomic.Uint64
 
+	lastSubject atomic.Pointer[dateSubject] // the subject of the date last committed
+
 	appended, duplicates, failed, segments atomic.Uint64
 }
 
@@ -53,6 +56,74 @@ type pending struct {
 	enc  []byte
 	done chan struct{} // closed when err is final
 	err  error
+}
+
+// newPending returns a pending entry whose enc has capacity size, both in one allocation for
+// the sizes a record takes (larger ones get their own buffer).
+func newPending(size int) *pending {
+	switch {
+	case size <= 384:
+		b := new(struct {
+			pending
+			buf [384]byte
+		})
+		b.enc = b.buf[:0]
+		return &b.pending
+	case size <= 768:
+		b := new(struct {
+			pending
+			buf [768]byte
+		})
+		b.enc = b.buf[:0]
+		return &b.pending
+	}
+	return &pending{enc: make([]byte, 0, size)}
+}
+
+// segmentMsg is a committer's message, its header values rewritten per segment (the client
+// has copied the message out when PublishMsg returns).
+type segmentMsg struct {
+	msg        nats.Msg
+	id, stream [1]string
+}
+
+func newSegmentMsg(stream string) *segmentMsg {
+	m := &segmentMsg{stream: [1]string{stream}}
+	m.msg.Header = nats.Header{jetstream.MsgIDHeader: m.id[:], jetstream.ExpectedStreamHeader: m.stream[:]}
+	return m
+}
+
+// segmentBufs holds segment payload buffers between commits; maxPooledSegment bounds what
+// goes back (a rare huge segment is left to the collector).
+var segmentBufs = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
+
+const maxPooledSegment = 256 << 10
+
+// appendSegment appends the segment payload of recs — header, count, then each record with
+// its length — to dst.
+func appendSegment(dst []byte, recs []*pending) []byte {
+	dst = append(dst, segmentMagic[0], segmentMagic[1], segmentVersion)
+	dst = binary.AppendUvarint(dst, uint64(len(recs)))
+	for _, p := range recs {
+		dst = binary.AppendUvarint(dst, uint64(len(p.enc)))
+		dst = append(dst, p.enc...)
+	}
+	return dst
+}
+
+// subject returns the stream subject of business date d, built once per date.
+func (j *Journal) subject(d Date) string {
+	if s := j.lastSubject.Load(); s != nil && s.date == d {
+		return s.subject
+	}
+	s := &dateSubject{date: d, subject: j.cfg.subject(d)}
+	j.lastSubject.Store(s)
+	return s.subject
+}
+
+type dateSubject struct {
+	date    Date
+	subject string
 }
 
 // Stats are cumulative counters since New.
@@ -168,7 +239,10 @@ func (j *Journal) Append(ctx context.Context, rec Record) error {
 	if err := rec.Validate(); err != nil {
 		return err
 	}
-	enc, _ := rec.AppendBinary(make([]byte, 0, 192+len(rec.Answer)))
+	// The pending entry and its encoding in one allocation.
+	p := newPending(rec.encodedSizeBound())
+	p.enc, _ = rec.AppendBinary(p.enc)
+	p.id, p.date = rec.TxnID, rec.BusinessDate
 	now := time.Now().UnixNano()
 
 	j.mu.Lock()
@@ -181,12 +255,12 @@ func (j *Journal) Append(ctx context.Context, rec Record) error {
 		j.duplicates.Add(1)
 		return nil
 	}
-	if p, ok := j.inflight[rec.TxnID]; ok {
+	if first, ok := j.inflight[rec.TxnID]; ok {
 		j.mu.Unlock()
 		j.duplicates.Add(1)
-		return wait(ctx, p)
+		return wait(ctx, first)
 	}
-	p := &pending{id: rec.TxnID, date: rec.BusinessDate, enc: enc, done: make(chan struct{})}
+	p.done = make(chan struct{})
 	j.inflight[p.id] = p
 	j.queue = append(j.queue, p)
 	j.mu.Unlock()
@@ -248,6 +322,21 @@ func (j *Journal) run() {
 		j.abortFn()
 		close(j.done)
 	}()
+	work := make(chan *[]*pending) // unbuffered: a batch is taken only when a committer is free
+	for range j.cfg.MaxInFlight {
+		j.commits.Add(1)
+		go func() {
+			defer j.commits.Done()
+			msg := newSegmentMsg(j.cfg.Stream) // this committer's, rewritten per segment
+			for batch := range work {
+				j.commit(msg, *batch)
+				clear(*batch)
+				batchSlices.Put(batch)
+				<-j.slots
+			}
+		}()
+	}
+	defer close(work)
 	for {
 		j.slots <- struct{}{}
 		batch := j.take()
@@ -255,20 +344,25 @@ func (j *Journal) run() {
 			<-j.slots
 			return
 		}
-		j.commits.Add(1)
-		go func() {
-			defer func() {
-				<-j.slots
-				j.commits.Done()
-			}()
-			j.commit(batch)
-		}()
+		work <- batch
 	}
 }
 
+func sameDate(batch []*pending, d Date) bool {
+	for _, p := range batch {
+		if p.date != d {
+			return false
+		}
+	}
+	return true
+}
+
+// batchSlices recycles the slices that carry a batch from take to a committer.
+var batchSlices = sync.Pool{New: func() any { s := make([]*pending, 0, 64); return &s }}
+
 // take blocks until records are queued and returns a batch of them, or returns
 // nil once the Journal is closed and the queue is drained.
-func (j *Journal) take() []*pending {
+func (j *Journal) take() *[]*pending {
 	lingered := j.cfg.MaxDelay == 0
 	for {
 		j.mu.Lock()
@@ -283,11 +377,11 @@ func (j *Journal) take() []*pending {
 				}
 				k++
 			}
-			batch := j.queue[:k:k]
-			j.queue = j.queue[k:]
-			if len(j.queue) == 0 {
-				j.queue = nil // let the backing array go
-			}
+			batch := batchSlices.Get().(*[]*pending)
+			*batch = append((*batch)[:0], j.queue[:k]...)
+			left := copy(j.queue, j.queue[k:])
+			clear(j.queue[left:]) // drop the references the batch took over
+			j.queue = j.queue[:left]
 			j.mu.Unlock()
 			return batch
 		}
@@ -314,7 +408,11 @@ func (j *Journal) take() []*pending {
 
 // commit writes batch as one segment per business date (records keep their
 // order within a date) and completes every pending append.
-func (j *Journal) commit(batch []*pending) {
+func (j *Journal) commit(msg *segmentMsg, batch []*pending) {
+	if d := batch[0].date; batch[len(batch)-1].date == d && sameDate(batch, d) {
+		j.commitSegment(msg, d, batch) // the usual case: one date, no copies
+		return
+	}
 	for len(batch) > 0 {
 		d := batch[0].date
 		same, rest := batch[:0:0], batch[:0:0]
@@ -325,19 +423,23 @@ func (j *Journal) commit(batch []*pending) {
 				rest = append(rest, p)
 			}
 		}
-		j.commitSegment(d, same)
+		j.commitSegment(msg, d, same)
 		batch = rest
 	}
 }
 
-func (j *Journal) commitSegment(d Date, recs []*pending) {
-	var w segmentWriter
-	w.reset()
-	for _, p := range recs {
-		w.add(p.enc)
+func (j *Journal) commitSegment(sm *segmentMsg, d Date, recs []*pending) {
+	bp := segmentBufs.Get().(*[]byte)
+	payload := appendSegment((*bp)[:0], recs)
+	var idBuf [32]byte
+	segID := string(strconv.AppendUint(append(idBuf[:0], j.segPrefix...), j.segSeq.Add(1), 36))
+	sm.msg.Subject, sm.msg.Data, sm.id[0] = j.subject(d), payload, segID
+	err := j.publish(&sm.msg)
+	sm.msg.Data = nil
+	if cap(payload) <= maxPooledSegment { // the client copied it out; nothing holds it now
+		*bp = payload
+		segmentBufs.Put(bp)
 	}
-	segID := j.segPrefix + strconv.FormatUint(j.segSeq.Add(1), 36)
-	err := j.publish(j.cfg.subject(d), segID, w.finish())
 
 	now := time.Now().UnixNano()
 	j.mu.Lock()
@@ -370,10 +472,7 @@ func (j *Journal) commitSegment(d Date, recs []*pending) {
 // stream that answers nothing at once (no responders: its leader died and the
 // replicas are electing another, which takes seconds) is tried again, with a
 // growing pause, for up to LeaderWait — such tries do not count as attempts.
-func (j *Journal) publish(subject, segID string, payload []byte) error {
-	msg := &nats.Msg{Subject: subject, Data: payload, Header: nats.Header{}}
-	msg.Header.Set(jetstream.MsgIDHeader, segID)
-	msg.Header.Set(jetstream.ExpectedStreamHeader, j.cfg.Stream)
+func (j *Journal) publish(msg *nats.Msg) error {
 	var last error
 	leaderless := time.Time{} // when the stream first answered "no responders"
 	pause := 50 * time.Millisecond
@@ -402,7 +501,7 @@ func (j *Journal) publish(subject, segID string, payload []byte) error {
 			attempt++
 		}
 		j.log.Warn("journal segment publish retry",
-			zap.String("segment", segID), zap.Int("attempt", attempt), zap.Error(err))
+			zap.String("segment", msg.Header.Get(jetstream.MsgIDHeader)), zap.Int("attempt", attempt), zap.Error(err))
 		select {
 		case <-time.After(pause):
 		case <-j.abort.Done():

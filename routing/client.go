@@ -73,6 +73,16 @@ type routeState struct {
 type exchange struct {
 	req, rep *codec.Message
 	buf      []byte
+	// msg and its header are rewritten for every request: the client has copied them out
+	// by the time RequestMsgWithContext returns.
+	msg                  nats.Msg
+	txn, route, deadline [1]string
+}
+
+func newExchange() *exchange {
+	x := &exchange{req: codec.NewMessage(codec.Upstream), rep: codec.NewMessage(codec.Upstream), buf: make([]byte, 0, 512)}
+	x.msg.Header = nats.Header{HeaderTxn: x.txn[:], HeaderRoute: x.route[:], HeaderDeadline: x.deadline[:]}
+	return x
 }
 
 // New returns a Client sending on nc. log may be nil.
@@ -96,7 +106,7 @@ func New(nc *nats.Conn, cfg Config, log *zap.Logger) (*Client, error) {
 			breaker: newBreaker(r.BreakerFailures, r.BreakerCooldown)}
 	}
 	c.pool.New = func() any {
-		return &exchange{req: codec.NewMessage(codec.Upstream), rep: codec.NewMessage(codec.Upstream), buf: make([]byte, 0, 512)}
+		return newExchange()
 	}
 	return c, nil
 }
@@ -210,11 +220,9 @@ func (c *Client) roundTrip(ctx context.Context, rs *routeState, txn string, x *e
 	}
 	rctx, cancel := context.WithDeadline(ctx, deadline)
 	defer cancel()
-	msg := &nats.Msg{Subject: rs.subject, Data: x.buf, Header: nats.Header{
-		HeaderTxn:      []string{txn},
-		HeaderRoute:    []string{rs.Name},
-		HeaderDeadline: []string{strconv.FormatInt(deadline.UnixMilli(), 10)},
-	}}
+	msg := &x.msg
+	msg.Subject, msg.Data = rs.subject, x.buf
+	x.txn[0], x.route[0], x.deadline[0] = txn, rs.Name, strconv.FormatInt(deadline.UnixMilli(), 10)
 	// What was sent identifies the request for a reversal (field 90) when the outcome is
 	// unknown, so errors after this point return it too.
 	sent := Result{RequestMTI: string(x.req.MTI()), Transmission: string(x.req.Field(7))}
