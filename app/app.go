@@ -131,6 +131,10 @@ type Config struct {
 	// node adopts the open intents of a node whose lease ran out (lease.go). Default
 	// DefaultNodeLease.
 	NodeLease time.Duration
+	// RegistryCache is how long, with Redis, a node serves a terminal from memory instead of
+	// reading Redis for every message; every change made through a node reaches every live
+	// node before it returns (docs/deploy.md). 0 reads Redis every time.
+	RegistryCache time.Duration
 }
 
 // Defaults.
@@ -165,6 +169,9 @@ type Node struct {
 	mem    *memstate.State     // the embedded default's State (nil with Redis)
 	epoch  *epochWatch         // Redis mode: is the registry still there? (nil without Redis)
 	lease  *nodeLease          // Redis mode: the node's cluster lease (nil without Redis)
+	// Redis mode with a registry cache: the cache and the invalidations it sends.
+	regCache *terminal.Cache
+	regPeers *registryPeers
 	// Recovery is what the start-up replay of the journal found and did.
 	Recovery gateway.RecoveryStats
 	// Checkpoint is the checkpoint the start-up replay continued from (nil: none).
@@ -563,6 +570,13 @@ func (n *Node) startGateway(ctx context.Context) error {
 			return err
 		}
 		n.lease, deps.Lease = l, l
+		if ttl := n.cfg.RegistryCache; ttl > 0 {
+			cache, err := n.startRegistryCache(ttl)
+			if err != nil {
+				return err
+			}
+			n.Registry, deps.Registry = cache, cache
+		}
 	}
 	proc, err := gateway.NewProcessor(pc, deps, metrics, n.log)
 	if err != nil {

@@ -19,6 +19,8 @@ type nodeCollector struct {
 	jAppended, jDuplicates, jFailed     *prometheus.Desc
 	ready                               *prometheus.Desc
 	leaseHeld, leaseLosses, adopted     *prometheus.Desc
+	cacheHits, cacheMisses              *prometheus.Desc
+	invSent, invUnconfirmed, peers      *prometheus.Desc
 }
 
 func newNodeCollector(n *Node) *nodeCollector {
@@ -49,13 +51,20 @@ func newNodeCollector(n *Node) *nodeCollector {
 		leaseLosses: d("posgate_node_lease_losses_total", "Times this node found its lease taken (it had run out)."),
 		adopted: d("posgate_intents_adopted_total",
 			"Open write-ahead intents of dead nodes this node reversed upstream (it adopted their leases)."),
+		cacheHits:   d("posgate_registry_cache_hits_total", "Terminal lookups answered from this node's registry cache."),
+		cacheMisses: d("posgate_registry_cache_misses_total", "Terminal lookups that read the registry store (Redis)."),
+		invSent:     d("posgate_registry_invalidations_total", "Registry changes this node announced to the other nodes."),
+		invUnconfirmed: d("posgate_registry_invalidations_unconfirmed_total",
+			"Registry changes some live node did not confirm within 2 s (its entry expires within the cache TTL)."),
+		peers: d("posgate_registry_peers", "Other nodes seen renewing their leases: each registry change waits for their confirmations."),
 	}
 }
 
 func (c *nodeCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{c.conns, c.inflight, c.refused, c.frameErrs, c.frameTimeouts, c.revDepth, c.revOldest, c.revAlerts,
 		c.ckAge, c.ckTook, c.ckRecords, c.ckFails, c.regLost, c.regLosses, c.redisDown,
-		c.jAppended, c.jDuplicates, c.jFailed, c.ready, c.leaseHeld, c.leaseLosses, c.adopted} {
+		c.jAppended, c.jDuplicates, c.jFailed, c.ready, c.leaseHeld, c.leaseLosses, c.adopted,
+		c.cacheHits, c.cacheMisses, c.invSent, c.invUnconfirmed, c.peers} {
 		ch <- d
 	}
 }
@@ -108,6 +117,14 @@ func (c *nodeCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(c.leaseHeld, prometheus.GaugeValue, held)
 		ch <- prometheus.MustNewConstMetric(c.leaseLosses, prometheus.CounterValue, float64(l.lost.Load()))
 		ch <- prometheus.MustNewConstMetric(c.adopted, prometheus.CounterValue, float64(l.adopted.Load()))
+	}
+	if rc, p := c.n.regCache, c.n.regPeers; rc != nil {
+		st := rc.Stats()
+		ch <- prometheus.MustNewConstMetric(c.cacheHits, prometheus.CounterValue, float64(st.Hits))
+		ch <- prometheus.MustNewConstMetric(c.cacheMisses, prometheus.CounterValue, float64(st.Misses))
+		ch <- prometheus.MustNewConstMetric(c.invSent, prometheus.CounterValue, float64(p.sent.Load()))
+		ch <- prometheus.MustNewConstMetric(c.invUnconfirmed, prometheus.CounterValue, float64(p.unconfirmed.Load()))
+		ch <- prometheus.MustNewConstMetric(c.peers, prometheus.GaugeValue, float64(len(p.lease.livePeers())))
 	}
 	if f := c.n.Forwarder; f != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)

@@ -79,10 +79,11 @@ type nodeLease struct {
 	epoch atomic.Uint64
 	until atomic.Int64 // since base: the lease of epoch is held before it
 
-	rev     uint64               // the revision of our key we wrote last (0: not held)
-	others  map[string]leaseSeen // other nodes' keys
-	adopted atomic.Int64         // intents adopted (reversed) from dead nodes
-	lost    atomic.Int64         // times this node found its lease lost
+	rev     uint64                // the revision of our key we wrote last (0: not held)
+	others  map[string]leaseSeen  // other nodes' keys
+	peers   atomic.Pointer[[]int] // the other nodes whose keys changed within a lease and a half
+	adopted atomic.Int64          // intents adopted (reversed) from dead nodes
+	lost    atomic.Int64          // times this node found its lease lost
 	stop    context.CancelFunc
 	wg      sync.WaitGroup
 }
@@ -273,11 +274,25 @@ func (l *nodeLease) look(ctx context.Context) {
 		}
 		l.claim(ctx, e)
 	}
-	for key := range l.others {
+	live := []int{}
+	for key, seen := range l.others {
 		if !present[key] {
 			delete(l.others, key)
+			continue
+		}
+		if id, err := strconv.Atoi(strings.TrimPrefix(key, "node.")); err == nil && l.now()-seen.at < l.ttl+l.ttl/2 {
+			live = append(live, id)
 		}
 	}
+	l.peers.Store(&live)
+}
+
+// livePeers returns the other nodes seen renewing their leases at the last look.
+func (l *nodeLease) livePeers() []int {
+	if p := l.peers.Load(); p != nil {
+		return *p
+	}
+	return nil
 }
 
 // claim takes a dead node's key and adopts its intents; a failure leaves the claim for a later

@@ -59,26 +59,21 @@ type pending struct {
 }
 
 // newPending returns a pending entry whose enc has capacity size, both in one allocation for
-// the sizes a record takes (larger ones get their own buffer).
+// the sizes records take (a larger one gets its own buffer).
 func newPending(size int) *pending {
-	switch {
-	case size <= 384:
-		b := new(struct {
-			pending
-			buf [384]byte
-		})
-		b.enc = b.buf[:0]
-		return &b.pending
-	case size <= 768:
-		b := new(struct {
-			pending
-			buf [768]byte
-		})
-		b.enc = b.buf[:0]
-		return &b.pending
+	if size > pendingInline {
+		return &pending{enc: make([]byte, 0, size)}
 	}
-	return &pending{enc: make([]byte, 0, size)}
+	b := new(struct {
+		pending
+		buf [pendingInline]byte
+	})
+	b.enc = b.buf[:0]
+	return &b.pending
 }
+
+// pendingInline holds a purchase's capture with its answer frame (~450 bytes).
+const pendingInline = 640
 
 // segmentMsg is a committer's message, its header values rewritten per segment (the client
 // has copied the message out when PublishMsg returns).

@@ -76,6 +76,8 @@ type serveConfig struct {
 	RedisCheck time.Duration `yaml:"redis_check_interval"`
 	// NodeLease is how long, with --redis, the node's cluster lease lasts unrenewed.
 	NodeLease time.Duration `yaml:"node_lease"`
+	// RegistryCache is how long, with --redis, a node serves a terminal from memory (0: off).
+	RegistryCache *time.Duration `yaml:"registry_cache"`
 	// CheckpointInterval is --checkpoint-interval; the file's checkpoint_interval (0s
 	// included, which disables) is CheckpointFile.
 	CheckpointInterval time.Duration  `yaml:"-"`
@@ -173,6 +175,10 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (c 
 		"save the replay of the journal this often (DATA/checkpoint-node<N>.bin), so a restart replays only what followed; 0: never")
 	fs.DurationVar(&c.NodeLease, "node-lease", app.DefaultNodeLease,
 		"with --redis: how long this node's cluster lease lasts unrenewed; another node then reverses the requests it left open")
+	registryCache := new(time.Duration)
+	c.RegistryCache = registryCache
+	fs.DurationVar(registryCache, "registry-cache", app.DefaultRegistryCache,
+		"with --redis: how long a node serves a terminal from memory (every change reaches every node first); 0: read Redis every time")
 	fs.IntVar(&c.DemoTerminals, "demo-terminals", 10, "embedded default: seed an empty registry with this many demo terminals (codes in DATA/demo-terminals.csv)")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: posgate serve [--listen :8583] [--admin-listen 127.0.0.1:8080] [--admin-tls-cert FILE --admin-tls-key FILE] [--data ./data] [--nats URL | --nats-listen 127.0.0.1:4222] [--no-simulator] [--redis URL] [--routes FILE] [--config FILE]")
@@ -254,6 +260,9 @@ func mergeConfigFile(path string, fs *flag.FlagSet, c *serveConfig) error {
 	if !set["node-lease"] && file.NodeLease != 0 {
 		c.NodeLease = file.NodeLease
 	}
+	if !set["registry-cache"] && file.RegistryCache != nil {
+		c.RegistryCache = file.RegistryCache
+	}
 	if !set["demo-terminals"] && file.DemoTerminals != 0 {
 		c.DemoTerminals = file.DemoTerminals
 	}
@@ -328,6 +337,12 @@ func (c *serveConfig) appConfig(getenv func(string) string) (app.Config, error) 
 		return cfg, errors.New("--node-lease: must be at least 1s (longer than a NATS leader election in production: 20s)")
 	}
 	cfg.NodeLease = c.NodeLease
+	if c.RegistryCache != nil {
+		if *c.RegistryCache < 0 {
+			return cfg, errors.New("--registry-cache: must not be negative")
+		}
+		cfg.RegistryCache = *c.RegistryCache
+	}
 	switch {
 	case c.CheckpointInterval < 0:
 		return cfg, errors.New("--checkpoint-interval: must not be negative")

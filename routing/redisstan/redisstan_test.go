@@ -50,8 +50,19 @@ func TestSharedAcrossNodes(t *testing.T) {
 		}(map[bool]*redisstan.Source{true: sa, false: sb}[i%2 == 0])
 	}
 	wg.Wait()
-	if len(seen) != 400 || !seen[1] || !seen[400] {
-		t.Fatalf("drew %d distinct STANs, want 1..400", len(seen))
+	if len(seen) != 400 || !seen[1] {
+		t.Fatalf("drew %d distinct STANs from 1, want 400", len(seen))
+	}
+	// In blocks: one round trip per DefaultBlock draws, at most a block per node left unused.
+	drawn, _ := a.Get(ctx, dayKey("cup", at)).Int()
+	if drawn%redisstan.DefaultBlock != 0 || drawn > 400+2*redisstan.DefaultBlock {
+		t.Fatalf("the day's counter is at %d after 400 draws by two nodes, want blocks of %d, at most %d",
+			drawn, redisstan.DefaultBlock, 400+2*redisstan.DefaultBlock)
+	}
+	for n := range seen {
+		if int(n) > drawn {
+			t.Fatalf("STAN %d beyond the counter %d", n, drawn)
+		}
 	}
 	// Another route and another day start again at 1; the day's key expires.
 	if n, _ := sa.NextSTAN(ctx, "visa", at); n != 1 {
