@@ -70,11 +70,8 @@ func (p *Processor) capture(ctx context.Context, t *txn, info kindInfo, rec *Txn
 		}
 	}
 	if delta := totalsDelta(info, rec.Amount); delta != (Totals{}) {
-		add := TotalsAdd{TID: rec.TID, Batch: rec.Batch, Entry: rec.ID, Delta: delta}
-		if p.totalsWithResponse {
-			t.totals, t.hasTotals = add, true // added with the stored response (store)
-		} else {
-			p.addTotals(ctx, add)
+		if _, err := p.d.State.AddTotals(ctx, rec.TID, rec.Batch, rec.ID, delta); err != nil {
+			p.log.Error("batch totals not updated", zap.Error(err))
 		}
 	}
 	p.fault(FaultJournaled, t.kind)

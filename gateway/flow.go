@@ -69,7 +69,7 @@ func (p *Processor) once(ctx context.Context, t *txn) ([]byte, error) {
 		return out, err
 	}
 	out, err := p.dispatch(ctx, t)
-	return p.store(ctx, t, key, out, err)
+	return p.store(ctx, key, out, err)
 }
 
 // reserve claims a request's retransmission key. answered reports that the request needs no
@@ -118,33 +118,15 @@ func (p *Processor) answerStored(t *txn, stored []byte) []byte {
 
 // store ends a reservation: the response is kept for retransmissions, or the key is released
 // when there is none.
-func (p *Processor) store(ctx context.Context, t *txn, key RetransmitKey, out []byte, err error) ([]byte, error) {
-	bg := context.WithoutCancel(ctx)
+func (p *Processor) store(ctx context.Context, key RetransmitKey, out []byte, err error) ([]byte, error) {
 	if out == nil || err != nil {
-		if t.hasTotals {
-			p.addTotals(bg, t.totals)
-		}
-		_ = p.d.State.Release(bg, key)
+		_ = p.d.State.Release(context.WithoutCancel(ctx), key)
 		return out, err
 	}
-	if t.hasTotals {
-		if err := p.d.State.(TotalsCompleter).CompleteWithTotals(bg, key, out, p.cfg.RetransmitTTL, t.totals); err != nil {
-			p.log.Error("cannot store a response for retransmissions or update the batch totals", zap.Error(err))
-		}
-		return out, nil
-	}
-	if err := p.d.State.Complete(bg, key, out, p.cfg.RetransmitTTL); err != nil {
+	if err := p.d.State.Complete(context.WithoutCancel(ctx), key, out, p.cfg.RetransmitTTL); err != nil {
 		p.log.Error("cannot store a response for retransmissions", zap.Error(err))
 	}
 	return out, nil
-}
-
-// addTotals adds a captured transaction to its batch's running totals (logged on failure:
-// settlement's reconciliation reads the journal, and a restart rebuilds them from it).
-func (p *Processor) addTotals(ctx context.Context, add TotalsAdd) {
-	if _, err := p.d.State.AddTotals(ctx, add.TID, add.Batch, add.Entry, add.Delta); err != nil {
-		p.log.Error("batch totals not updated", zap.Error(err))
-	}
 }
 
 func (p *Processor) dispatch(ctx context.Context, t *txn) ([]byte, error) {

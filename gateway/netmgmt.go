@@ -143,7 +143,7 @@ func (p *Processor) signOn(ctx context.Context, t *txn) ([]byte, error) {
 		return out, err
 	}
 	out, err := p.rotate(ctx, t, terminal.SignOnSeq(t.cls.f60.Batch, uint32(stan)))
-	return p.store(ctx, t, key, out, err)
+	return p.store(ctx, key, out, err)
 }
 
 // rotate issues and installs the working keys of a sign-on numbered seq and answers it.

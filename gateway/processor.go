@@ -167,19 +167,16 @@ func allDigits(s string) bool {
 // Processor is the gateway's Handler: it authenticates each terminal message, runs the
 // transaction and answers it (docs/terminal-flows.md).
 type Processor struct {
-	cfg ProcessorConfig
-	d   Deps
-	// totalsWithResponse: the State adds a capture's totals with its stored response
-	// (TotalsCompleter), in one round trip.
-	totalsWithResponse bool
-	log                *zap.Logger
-	metrics            *Metrics
-	pool               sync.Pool // *txn
-	hmacs              sync.Pool // *keyedHash: HMAC-SHA256 under TokenKey
-	rrnSeq             atomic.Uint64
-	acqID              []byte // AcquirerID
-	mers               merchantCache
-	events             eventRing
+	cfg     ProcessorConfig
+	d       Deps
+	log     *zap.Logger
+	metrics *Metrics
+	pool    sync.Pool // *txn
+	hmacs   sync.Pool // *keyedHash: HMAC-SHA256 under TokenKey
+	rrnSeq  atomic.Uint64
+	acqID   []byte // AcquirerID
+	mers    merchantCache
+	events  eventRing
 }
 
 // NewProcessor returns a Processor. metrics may be nil (no metrics); log may be nil.
@@ -215,7 +212,6 @@ func NewProcessor(cfg ProcessorConfig, d Deps, metrics *Metrics, log *zap.Logger
 	p.pool.New = func() any { return newTxn() }
 	p.hmacs.New = func() any { return &keyedHash{h: hmac.New(sha256.New, p.cfg.TokenKey)} }
 	p.acqID = []byte(cfg.AcquirerID)
-	_, p.totalsWithResponse = d.State.(TotalsCompleter)
 	p.mers.ttl = merchantCacheTTL
 	return p, nil
 }

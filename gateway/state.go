@@ -55,22 +55,6 @@ type State interface {
 	CountDaily(ctx context.Context, tid string, date journal.Date) (int64, error)
 }
 
-// TotalsCompleter is implemented by a State that stores a response (Complete) and adds a
-// captured transaction to its batch totals (AddTotals) in one round trip — redisstate, one
-// pipeline. Both follow the journal append and precede the terminal's answer, so the processor
-// does them together when it can.
-type TotalsCompleter interface {
-	CompleteWithTotals(ctx context.Context, key RetransmitKey, resp []byte, ttl time.Duration, add TotalsAdd) error
-}
-
-// TotalsAdd is one AddTotals call.
-type TotalsAdd struct {
-	TID   string
-	Batch uint32
-	Entry string
-	Delta Totals
-}
-
 // State errors.
 var (
 	ErrNotFound = errors.New("gateway: not found")

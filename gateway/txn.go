@@ -37,11 +37,9 @@ type txn struct {
 	rrn          [12]byte
 	upstreamTime time.Duration
 	upReq        routing.Request // the upstream request, reused
-	totals       TotalsAdd       // a capture's batch totals, added with its stored response
-	hasTotals    bool
-	pin          [8]byte   // the PIN block translated to the route's zone key
-	ids          idStrings // the transaction's strings, one allocation (identify2)
-	strs         []byte    // scratch for ids
+	pin          [8]byte         // the PIN block translated to the route's zone key
+	ids          idStrings       // the transaction's strings, one allocation (identify2)
+	strs         []byte          // scratch for ids
 	// owed is the reversal to queue if the approval cannot be delivered to the terminal (when
 	// owes is set).
 	owed routing.Reversal
@@ -74,7 +72,6 @@ func (t *txn) reset(f codec.Frame, start time.Time) {
 	t.pan, t.track, t.bizDate, t.id = nil, nil, journal.Date{}, ""
 	t.upstreamTime, t.owes, t.hashed, t.hashStr = 0, false, false, ""
 	t.upReq = routing.Request{}
-	t.totals, t.hasTotals = TotalsAdd{}, false
 	t.ids = idStrings{}
 }
 

@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
 	"github.com/posgate/posgate/gateway"
 )
 
@@ -74,50 +72,4 @@ func (s *State) Release(ctx context.Context, key gateway.RetransmitKey) error {
 		return err
 	}
 	return s.wrap(op, releaseScript.Run(ctx, s.rdb, []string{s.k.retransmit(key)}).Err())
-}
-
-var _ gateway.TotalsCompleter = (*State)(nil)
-
-// CompleteWithTotals implements gateway.TotalsCompleter: Complete and AddTotals in one
-// pipeline (one round trip). The scripts run by their SHA; should Redis have lost them (a
-// restart, SCRIPT FLUSH) the pipeline is sent once more with their text.
-func (s *State) CompleteWithTotals(ctx context.Context, key gateway.RetransmitKey, resp []byte, ttl time.Duration, add gateway.TotalsAdd) error {
-	const op = "complete with totals"
-	if err := begin(ctx, op, key.TID); err != nil {
-		return err
-	}
-	if err := begin(ctx, op, add.TID); err != nil {
-		return err
-	}
-	if ttl <= 0 {
-		return &OpError{Op: op, Err: ErrInvalid}
-	}
-	tk, ik := s.k.totals(add.TID, add.Batch)
-	d := add.Delta
-	run := func(byText bool) []redis.Cmder {
-		cmds, _ := s.rdb.Pipelined(ctx, func(pipe redis.Pipeliner) error {
-			eval := (*redis.Script).EvalSha
-			if byText {
-				eval = (*redis.Script).Eval
-			}
-			eval(completeScript, ctx, pipe, []string{s.k.retransmit(key)}, resp, ms(ttl))
-			eval(addTotalsScript, ctx, pipe, []string{tk, ik}, add.Entry,
-				d.DebitAmount, d.DebitCount, d.CreditAmount, d.CreditCount, ms(s.cfg.TotalsTTL))
-			return nil
-		})
-		return cmds
-	}
-	cmds := run(false)
-	for _, c := range cmds {
-		if redis.HasErrorPrefix(c.Err(), "NOSCRIPT") {
-			cmds = run(true)
-			break
-		}
-	}
-	for _, c := range cmds {
-		if err := c.Err(); err != nil {
-			return s.wrap(op, err)
-		}
-	}
-	return nil
 }
