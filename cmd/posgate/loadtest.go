@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/pprof"
 	"syscall"
 	"time"
 
@@ -38,7 +39,7 @@ The admin token comes from --token-file, else $` + envAdminToken + `, else ./` +
 // loadtestFlags are the parsed flags of `posgate loadtest`.
 type loadtestFlags struct {
 	target, admin, tokenFile, mix, report, runID string
-	books, sweep                                 string
+	books, sweep, cpuProfile                     string
 	objective                                    time.Duration
 	terminals, idle                              int
 	rate                                         float64
@@ -66,6 +67,7 @@ func parseLoadtestFlags(args []string, stderr io.Writer) (*loadtestFlags, error)
 	fs.Uint64Var(&f.seed, "seed", 0, "seed of the random draws (0: random)")
 	fs.StringVar(&f.books, "books", "", "write the terminals' books to this CSV file (one line per financial transaction; posgate reconcile --books)")
 	fs.StringVar(&f.sweep, "sweep", "", "FROM:TO:STEP: run --duration at each rate (a fresh fleet each) until one misses --objective-p99; print the table")
+	fs.StringVar(&f.cpuProfile, "cpuprofile", "", "write the load generator's own CPU profile to this file (go tool pprof), to see what it costs")
 	fs.DurationVar(&f.objective, "objective-p99", 20*time.Millisecond, "with --sweep: the p99 a rate must meet (with no error and 99 % of the rate achieved)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -165,6 +167,17 @@ func runLoadtest(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		Progress:        stderr,
 		ProgressBar:     bar,
 		Books:           writerOrNil(books),
+	}
+	if f.cpuProfile != "" {
+		pf, err := os.Create(f.cpuProfile)
+		if err != nil {
+			return fail(stderr, name, exitUsage, fmt.Errorf("--cpuprofile: %w", err))
+		}
+		defer pf.Close()
+		if err := pprof.StartCPUProfile(pf); err != nil {
+			return fail(stderr, name, exitUsage, fmt.Errorf("--cpuprofile: %w", err))
+		}
+		defer pprof.StopCPUProfile()
 	}
 	if f.sweep != "" {
 		return runSweep(ctx, f, cfg, rates, stdout, stderr)

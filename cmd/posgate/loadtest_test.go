@@ -38,6 +38,7 @@ func TestLoadtestCLIErrors(t *testing.T) {
 		{"sweep steps", []string{"--sweep", "1:1000:1"}, "at most 100"},
 		{"sweep objective", []string{"--sweep", "100:200:100", "--objective-p99", "0s"}, "--objective-p99: must be positive"},
 		{"sweep with books", []string{"--sweep", "100:200:100", "--books", "b.csv"}, "not with --sweep"},
+		{"cpuprofile", []string{"--cpuprofile", "/nonexistent/dir/cpu.prof"}, "--cpuprofile"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -96,15 +97,19 @@ func TestLoadtestCLISweep(t *testing.T) {
 		t.Skip("end-to-end")
 	}
 	n, data := loadtestNode(t)
+	profile := filepath.Join(t.TempDir(), "loadgen.prof")
 	sweep := func(objective string) (int, string, string, string) {
 		dir := filepath.Join(t.TempDir(), "rep")
 		status, stdout, stderr := runCLI(t, "", "loadtest", "--target", n.GatewayAddr().String(),
 			"--admin", "http://"+n.AdminAddr().String(), "--token-file", filepath.Join(data, "admin.token"),
 			"--terminals", "4", "--duration", "1s", "--mix", "purchase=1", "--report", dir,
-			"--sweep", "10:30:10", "--objective-p99", objective)
+			"--sweep", "10:30:10", "--objective-p99", objective, "--cpuprofile", profile)
 		return status, stdout, stderr, dir
 	}
 	status, stdout, stderr, dir := sweep("5s")
+	if st, err := os.Stat(profile); err != nil || st.Size() == 0 {
+		t.Errorf("--cpuprofile wrote no profile: %v", err)
+	}
 	if status != exitOK {
 		t.Fatalf("status %d\nstdout:\n%s\nstderr:\n%s", status, stdout, stderr)
 	}
