@@ -22,11 +22,17 @@ func TestShutdownAnswersInFlight(t *testing.T) {
 		err error
 	}
 	done := make(chan outcome, 1)
+	// The sign-on's handler may still be finishing after its answer (in flight too): wait for
+	// the purchase's own frame, read and in flight.
+	before := e.node.Gateway.Stats().Requests
 	go func() {
 		res, err := term.Purchase(e.ctx, card(), 1200)
 		done <- outcome{res, err}
 	}()
-	eventually(t, "the purchase to be in flight", func() bool { return e.node.Gateway.Stats().InFlight == 1 })
+	eventually(t, "the purchase to be in flight", func() bool {
+		st := e.node.Gateway.Stats()
+		return st.Requests == before+1 && st.InFlight == 1
+	})
 	sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if err := e.node.Shutdown(sctx); err != nil {

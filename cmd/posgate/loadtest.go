@@ -68,7 +68,7 @@ func parseLoadtestFlags(args []string, stderr io.Writer) (*loadtestFlags, error)
 	fs.StringVar(&f.books, "books", "", "write the terminals' books to this CSV file (one line per financial transaction; posgate reconcile --books)")
 	fs.StringVar(&f.sweep, "sweep", "", "FROM:TO:STEP: run --duration at each rate (a fresh fleet each) until one misses --objective-p99; print the table")
 	fs.StringVar(&f.cpuProfile, "cpuprofile", "", "write the load generator's own CPU profile to this file (go tool pprof), to see what it costs")
-	fs.DurationVar(&f.objective, "objective-p99", 20*time.Millisecond, "with --sweep: the p99 a rate must meet (with no error and 99 % of the rate achieved)")
+	fs.DurationVar(&f.objective, "objective-p99", 20*time.Millisecond, "with --sweep: the p99 a rate must meet (with no error and 99 % of the rate's requests answered)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			fmt.Fprintln(stderr, loadtestUsage)
