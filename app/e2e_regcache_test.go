@@ -2,11 +2,13 @@ package app_test
 
 import (
 	"context"
+	"encoding/json"
 	"net"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest"
 
@@ -99,6 +101,42 @@ func TestRegistryCacheInvalidated(t *testing.T) {
 		t.Errorf("node 1's changes: %v announced, %v not confirmed; want ≥ 3 and 0",
 			m["posgate_registry_invalidations_total"], m["posgate_registry_invalidations_unconfirmed_total"])
 	}
+
+	// A node that renews its lease but does not answer (hung, or cut off from the invalidation
+	// subject): a change waits for it no longer than the bound, and is counted unconfirmed.
+	js, err := jetstream.New(n1.NATS())
+	must(t, err)
+	kv, err := js.KeyValue(ctx, app.NodesBucket)
+	must(t, err)
+	mute, stopMute := context.WithCancel(ctx)
+	defer stopMute()
+	go func() {
+		for mute.Err() == nil {
+			v, _ := json.Marshal(map[string]any{"node": 7, "instance": "mute", "state": "serving", "renewed": time.Now().UTC()})
+			_, _ = kv.Put(mute, "node.7", v)
+			select {
+			case <-mute.Done():
+			case <-time.After(100 * time.Millisecond):
+			}
+		}
+	}()
+	eventually(t, "node 1 to count the mute node as a peer", func() bool { return gathered(t, n1)["posgate_registry_peers"] == 2 })
+	began := time.Now()
+	_, err = n1.Registry.Block(ctx, testTID, terminal.ReasonStolen)
+	must(t, err)
+	took := time.Since(began)
+	if took < 2*time.Second || took > 10*time.Second {
+		t.Errorf("a change with a mute peer took %v, want the 2 s bound", took)
+	}
+	if m := gathered(t, n1); m["posgate_registry_invalidations_unconfirmed_total"] != 1 {
+		t.Errorf("unconfirmed changes %v, want 1", m["posgate_registry_invalidations_unconfirmed_total"])
+	}
+	res, err = term.Purchase(ctx, card(), 1600)
+	if res.Code != "58" {
+		t.Fatalf("purchase via node 2 after a block node 7 never confirmed: %q %v, want 58 (node 2 did)", res.Code, err)
+	}
+	stopMute()
+	_ = kv.Delete(ctx, "node.7")
 }
 
 // gathered returns the node's single-series metrics by name.
