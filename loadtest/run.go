@@ -126,7 +126,10 @@ func (r *Runner) Run(ctx context.Context) (*report.Report, error) {
 	}
 
 	opCtx := context.WithoutCancel(ctx)
+	ct0, cs0, cok0 := cpuTimes()
 	r.traffic(ctx, opCtx)
+	ct1, cs1, cok1 := cpuTimes()
+	r.rep.CPUStealPct = stealShare(ct0, cs0, cok0, ct1, cs1, cok1)
 
 	if r.rep.Idle != nil {
 		r.rep.Idle.AliveAtEnd = r.idle.alive(opCtx, 64)

@@ -136,10 +136,14 @@ func Best(steps []SweepStep) *SweepStep {
 // WriteSweepTable writes steps as a Markdown table (the one BENCHMARKS.md keeps) and the verdict.
 func WriteSweepTable(w io.Writer, steps []SweepStep, p99 time.Duration) error {
 	var b strings.Builder
-	b.WriteString("| rate | achieved | p50 ms | p99 ms | max ms | errors | objective |\n|---|---|---|---|---|---|---|\n")
+	b.WriteString("| rate | achieved | p50 ms | p99 ms | max ms | errors | CPU stolen | objective |\n|---|---|---|---|---|---|---|---|\n")
 	for _, s := range steps {
-		fmt.Fprintf(&b, "| %.0f/s | %.0f | %.1f | %.1f | %.1f | %d | %s |\n", s.Rate, s.Report.TPS,
-			s.Report.Latency.P50, s.Report.Latency.P99, s.Report.Latency.Max, errorCount(s.Report), s.Verdict())
+		stolen := "—"
+		if s.Report.CPUStealPct >= 0 {
+			stolen = fmt.Sprintf("%.1f %%", s.Report.CPUStealPct)
+		}
+		fmt.Fprintf(&b, "| %.0f/s | %.0f | %.1f | %.1f | %.1f | %d | %s | %s |\n", s.Rate, s.Report.TPS,
+			s.Report.Latency.P50, s.Report.Latency.P99, s.Report.Latency.Max, errorCount(s.Report), stolen, s.Verdict())
 	}
 	if best := Best(steps); best != nil {
 		fmt.Fprintf(&b, "\nhighest rate meeting p99 ≤ %v with no error: %.0f/s\n", p99, best.Rate)

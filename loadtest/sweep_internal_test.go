@@ -41,3 +41,18 @@ func TestMeets(t *testing.T) {
 		})
 	}
 }
+
+// The host's stolen CPU share comes from /proc/stat's steal column between two readings.
+func TestStealShare(t *testing.T) {
+	if got := stealShare(1000, 10, true, 1400, 110, true); got != 25 {
+		t.Fatalf("stealShare = %v, want 25", got)
+	}
+	for _, tc := range [][6]uint64{{1000, 10, 0, 1000, 10, 1}, {1000, 10, 1, 900, 10, 1}} {
+		if got := stealShare(tc[0], tc[1], tc[2] == 1, tc[3], tc[4], tc[5] == 1); got != -1 {
+			t.Fatalf("stealShare%v = %v, want -1 (unknown)", tc, got)
+		}
+	}
+	if total, steal, ok := cpuTimes(); ok && (total == 0 || steal > total) {
+		t.Fatalf("cpuTimes = %d total, %d stolen", total, steal)
+	}
+}

@@ -63,6 +63,11 @@ type Report struct {
 	ReversalsDeliveredLater int64 `json:"reversals_delivered_later"`
 	ReversalsPending        int64 `json:"reversals_pending"`
 
+	// CPUStealPct is the share of the machine's CPU time its hypervisor stole during the
+	// traffic (from /proc/stat; -1 when unknown). Above a few percent, latency figures measure
+	// the host's contention as much as the gateway.
+	CPUStealPct float64 `json:"cpu_steal_pct"`
+
 	// TPS is Completed / ElapsedS.
 	TPS            float64 `json:"tps"`
 	Latency        Latency `json:"latency_ms"`

@@ -48,6 +48,7 @@ func summaryRows(r *Report) [][2]string {
 		{"unanswered / abandoned", fmt.Sprintf("%d / %d", r.Unanswered, r.Abandoned)},
 		{"queued (no idle terminal)", strconv.FormatInt(r.Queued, 10)},
 		{"throughput", fmt.Sprintf("%.1f tps", r.TPS)},
+		{"CPU stolen by the host during traffic", fmtSteal(r.CPUStealPct)},
 		{"latency ms p50 / p90 / p99 / p99.9 / max", fmtLatency(r.Latency)},
 		{"service latency ms (same)", fmtLatency(r.ServiceLatency)},
 		{"response codes", fmtCounts(r.ResponseCodes)},
@@ -111,4 +112,15 @@ func fmtFen(fen int64) string {
 		sign, u = "-", uint64(-fen)
 	}
 	return fmt.Sprintf("%s%d.%02d CNY (%d fen)", sign, u/100, u%100, fen)
+}
+
+func fmtSteal(pct float64) string {
+	if pct < 0 {
+		return "unknown"
+	}
+	s := fmt.Sprintf("%.1f %%", pct)
+	if pct >= 5 {
+		s += " (latency reflects the host's contention)"
+	}
+	return s
 }
