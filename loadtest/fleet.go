@@ -108,6 +108,7 @@ func (r *Runner) setUp(ctx context.Context, ids []identity, codes []string) erro
 			Addr: r.cfg.Target, SN: id.SN, KeyPool: r.keys, Timeout: r.cfg.Timeout, KeepSettings: true,
 			Dial:       r.dial.dialFunc(i, func() net.Dialer { return net.Dialer{Timeout: r.cfg.Timeout} }),
 			OnReversal: w.reversalDelivered,
+			OnAdvice:   w.adviceDelivered,
 		})
 		if err != nil {
 			return err

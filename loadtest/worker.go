@@ -52,6 +52,18 @@ type worker struct {
 	byStan  map[uint32]int
 }
 
+// adviceDelivered is termsim's OnAdvice: a refund booked unanswered got its answer later; an
+// approval counts in the batch (and in the books) from now.
+func (w *worker) adviceDelivered(res termsim.Result) {
+	if res.Approved() {
+		w.add(-res.Amount)
+	}
+	if i, ok := w.byStan[res.STAN]; ok {
+		e := &w.entries[i]
+		e.ResponseCode, e.RRN, e.AuthCode = res.Code, res.RRN, res.AuthCode
+	}
+}
+
 // reversalDelivered is termsim's OnReversal.
 func (w *worker) reversalDelivered(stan uint32) { w.acked = append(w.acked, stan) }
 
@@ -206,6 +218,8 @@ func errorKind(res termsim.Result, err error) string {
 		return "connection_lost"
 	case errors.Is(err, termsim.ErrReversalPending):
 		return "reversal_pending"
+	case errors.Is(err, termsim.ErrAdvicePending):
+		return "advice_pending"
 	case errors.Is(err, termsim.ErrNotSignedOn), errors.As(err, &dec):
 		return "sign_on" // a sign-on asked for by the gateway failed before the request
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):

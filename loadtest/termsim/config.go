@@ -89,6 +89,10 @@ type Config struct {
 	// OnReversal, when set, is called with the STAN of each reversal a 0410 acknowledged — at
 	// once or on a later exchange — from the goroutine driving the terminal.
 	OnReversal func(stan uint32)
+	// OnAdvice, when set, is called with the outcome of a refund that went unanswered when it
+	// was made and was answered later, delivered before a following transaction or settlement
+	// (an approved one has entered the book then), from the goroutine driving the terminal.
+	OnAdvice func(res Result)
 	// KeepSettings makes the terminal ignore the timeout and reversal retries of a parameter
 	// download (a load generator wants its own); by default a download replaces them.
 	KeepSettings bool

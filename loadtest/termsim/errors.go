@@ -24,6 +24,9 @@ var (
 	// ErrReversalPending: a reversal owed to the gateway could not be delivered, so the terminal
 	// refuses to start a new transaction (as a real device does).
 	ErrReversalPending = errors.New("termsim: a reversal is still pending")
+	// ErrAdvicePending: a refund that went unanswered could still not be delivered, so the
+	// terminal refuses to start a new transaction or settle until the gateway answers it.
+	ErrAdvicePending = errors.New("termsim: an unanswered refund is still pending")
 	// ErrSettlement: the 0510 carried the error flag (3), or a batch upload was refused.
 	ErrSettlement = errors.New("termsim: settlement failed")
 	// ErrBook: the terminal's book does not fit field 48 (more than 999 transactions or an

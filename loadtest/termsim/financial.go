@@ -61,7 +61,8 @@ func (t *Terminal) CompletionVoid(ctx context.Context, c Card, orig Result) (Res
 // After it: no answer (timeout, dropped connection), an unreadable answer or one whose MAC fails
 // makes a reversible request owe a reversal, sent at once up to Config.ReversalRetries times and
 // kept for the next transaction when none is acknowledged; a request that cannot be reversed
-// (a refund) is repeated as it was, up to Config.ReversalRetries times, until it is answered. An approved debit or credit enters
+// (a refund) is repeated as it was, up to Config.ReversalRetries times, until it is answered,
+// and if none is, again before the next transaction or settlement (AdvicePending). An approved debit or credit enters
 // the book for the settlement totals.
 func (t *Terminal) financial(ctx context.Context, op Op, c *Card, amount int64, orig *Result) (Result, error) {
 	s := &ops[op]
@@ -99,9 +100,12 @@ func (t *Terminal) financial(ctx context.Context, op Op, c *Card, amount int64, 
 		x = again
 	}
 	if err != nil {
-		if x.sent && s.reversible {
+		switch {
+		case x.sent && s.reversible:
 			res.ReversalCode = reversalReason(err)
 			res.Reversed = t.oweReversal(ctx, res.ReversalCode, c.pan())
+		case x.sent && s.side != 0:
+			t.oweAdvice(&res, c.pan(), s.side)
 		}
 		return res, &ExchangeError{Op: op, STAN: stan, Err: err}
 	}
@@ -131,6 +135,11 @@ func (t *Terminal) prepare(ctx context.Context) error {
 	if t.pending {
 		if err := t.reverse(ctx); err != nil {
 			return fmt.Errorf("%w: %w", ErrReversalPending, err)
+		}
+	}
+	if t.advice {
+		if err := t.deliverAdvice(ctx); err != nil {
+			return fmt.Errorf("%w: %w", ErrAdvicePending, err)
 		}
 	}
 	if t.needSignOn {

@@ -85,3 +85,54 @@ func (t *Terminal) revSTAN() uint32 {
 	n, _ := t.rev.Number(11)
 	return uint32(n)
 }
+
+// oweAdvice keeps the refund in t.req, which no answer came for, to deliver before the next
+// transaction (deliverAdvice).
+func (t *Terminal) oweAdvice(res *Result, pan string, side int8) {
+	if err := t.adv.CopyFrom(t.req); err != nil {
+		return
+	}
+	t.advice, t.adviceRes, t.advicePAN, t.adviceSide = true, *res, pan, side
+}
+
+// deliverAdvice sends the pending refund again, up to Config.ReversalRetries times, until the
+// gateway answers it (with the answer it gave the first copy: a repeat under the same STAN
+// and content); an approval enters the book. When no attempt is answered it stays pending.
+func (t *Terminal) deliverAdvice(ctx context.Context) error {
+	var last error
+	for i := 0; i < t.cfg.ReversalRetries && ctx.Err() == nil; i++ {
+		if err := t.buildFrame(t.adv, true); err != nil {
+			return err
+		}
+		x, err := t.roundTrip(ctx, matchFor(t.adv, true))
+		if x.sent {
+			t.stats.Repeats++
+		}
+		if err == nil {
+			err = x.macErr
+		}
+		if err == nil {
+			t.advice = false
+			res := t.adviceRes
+			t.fillResult(&res, x)
+			if res.Approved() {
+				t.record(t.adviceSide, t.advicePAN, &res)
+			}
+			if t.cfg.OnAdvice != nil {
+				t.cfg.OnAdvice(res)
+			}
+			return nil
+		}
+		last = err
+	}
+	if last == nil {
+		last = ctx.Err()
+	}
+	if last == nil {
+		last = errors.New("termsim: no attempt (ReversalRetries is 0)")
+	}
+	return &ExchangeError{Op: OpRefund, STAN: t.adviceRes.STAN, Err: last}
+}
+
+// AdvicePending reports whether an unanswered refund waits to be delivered.
+func (t *Terminal) AdvicePending() bool { return t.advice }

@@ -28,7 +28,16 @@ type Terminal struct {
 	// pending holds the reversal owed to the gateway (rev is its message).
 	pending bool
 	rev     *codec.Message
-	book    []bookEntry // approved transactions of the current batch that count in field 48
+	// advice holds a refund no answer came for, however often it was repeated (adv is its
+	// request, adviceRes, advicePAN and adviceSide what its book entry needs): an advice is
+	// delivered, never reversed, so it is sent again, byte for byte, before the next
+	// transaction or settlement until the gateway answers it.
+	advice     bool
+	adv        *codec.Message
+	adviceRes  Result
+	advicePAN  string
+	adviceSide int8
+	book       []bookEntry // approved transactions of the current batch that count in field 48
 
 	conn net.Conn
 	rd   *codec.Reader
@@ -69,6 +78,7 @@ func New(cfg Config) (*Terminal, error) {
 		stan:  cfg.STAN - 1,
 		batch: cfg.Batch,
 		rev:   codec.NewMessage(codec.Terminal),
+		adv:   codec.NewMessage(codec.Terminal),
 		req:   codec.NewMessage(codec.Terminal),
 		resp:  codec.NewMessage(codec.Terminal),
 		wbuf:  make([]byte, 0, 512),

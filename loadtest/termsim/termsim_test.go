@@ -670,4 +670,20 @@ func TestRefundRepeatedWhenUnanswered(t *testing.T) {
 	if !errors.Is(err, ErrTimeout) || res.Repeats != DefaultReversalRetries || len(p.requests("0220"))-before != 1+DefaultReversalRetries {
 		t.Errorf("unanswered refund: %v, repeats %d, frames %d", err, res.Repeats, len(p.requests("0220"))-before)
 	}
+	// It stays owed: the next transaction first delivers it, byte for byte, and its approval
+	// enters the book (the settlement totals agree with the gateway's).
+	if !term.AdvicePending() {
+		t.Fatal("an unanswered refund is not pending")
+	}
+	credits := term.Totals().Domestic.CreditCount
+	p.script(func(p *peer) { p.drop = nil })
+	approve(t, "purchase after the unanswered refund")(term.Purchase(ctx, pinCard, 300))
+	sent = p.requests("0220")
+	if term.AdvicePending() || len(sent)-before != 2+DefaultReversalRetries || !slices.Equal(sent[before].body, sent[len(sent)-1].body) {
+		t.Fatalf("pending refund: still pending %v, frames %d, delivered as sent %v", term.AdvicePending(),
+			len(sent)-before, slices.Equal(sent[before].body, sent[len(sent)-1].body))
+	}
+	if got := term.Totals().Domestic.CreditCount; got != credits+1 {
+		t.Errorf("credits in the book %d, want %d (the delivered refund)", got, credits+1)
+	}
 }
