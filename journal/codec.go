@@ -272,37 +272,6 @@ func (r *Record) UnmarshalBinary(src []byte) error {
 	return nil
 }
 
-// segmentWriter builds one segment payload in a reusable buffer.
-type segmentWriter struct {
-	buf   []byte
-	count int
-}
-
-// reset starts a new segment, reserving room for the header.
-func (w *segmentWriter) reset() {
-	w.buf = append(w.buf[:0], segmentMagic[0], segmentMagic[1], segmentVersion)
-	w.count = 0
-}
-
-// add appends one encoded record.
-func (w *segmentWriter) add(rec []byte) {
-	w.buf = binary.AppendUvarint(w.buf, uint64(len(rec)))
-	w.buf = append(w.buf, rec...)
-	w.count++
-}
-
-// size is the payload size if finished now (upper bound of the count varint).
-func (w *segmentWriter) size() int { return len(w.buf) + binary.MaxVarintLen32 }
-
-// finish returns the payload: header, count, records. The result is a fresh
-// slice the caller owns.
-func (w *segmentWriter) finish() []byte {
-	out := make([]byte, 0, len(w.buf)+binary.MaxVarintLen32)
-	out = append(out, w.buf[:3]...)
-	out = binary.AppendUvarint(out, uint64(w.count))
-	return append(out, w.buf[3:]...)
-}
-
 // forEachRecord calls fn with each encoded record of a segment payload, in order.
 // The slice passed to fn aliases payload.
 func forEachRecord(seq uint64, payload []byte, fn func(i int, rec []byte) error) error {

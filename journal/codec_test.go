@@ -75,16 +75,15 @@ func TestRecordUnmarshalRejectsCorrupt(t *testing.T) {
 }
 
 func TestSegmentRoundTripAndCorruption(t *testing.T) {
-	var w segmentWriter
-	w.reset()
+	var recs []*pending
 	var want []string
 	for i := 0; i < 5; i++ {
 		r := testRecord(i, testDate)
 		b, _ := r.AppendBinary(nil)
-		w.add(b)
+		recs = append(recs, &pending{enc: b})
 		want = append(want, r.TxnID)
 	}
-	seg := w.finish()
+	seg := appendSegment(nil, recs)
 	var got []string
 	if err := forEachRecord(7, seg, func(i int, b []byte) error {
 		var r Record
@@ -144,12 +143,9 @@ func FuzzRecordUnmarshal(f *testing.F) {
 }
 
 func FuzzSegment(f *testing.F) {
-	var w segmentWriter
-	w.reset()
 	r := testRecord(1, testDate)
 	b, _ := r.AppendBinary(nil)
-	w.add(b)
-	f.Add(w.finish())
+	f.Add(appendSegment(nil, []*pending{{enc: b}}))
 	f.Fuzz(func(t *testing.T, seg []byte) {
 		_ = forEachRecord(1, seg, func(i int, b []byte) error {
 			var r Record

@@ -160,16 +160,14 @@ func (c *Cache) Unblock(ctx context.Context, tid string) (Terminal, error) {
 	return c.after(ctx, tid)(c.Store.Unblock(ctx, tid))
 }
 
-// Activate implements Store. The terminal is known by its SN: on an error it may not be, and
-// every node drops every terminal rather than keep one whose state is unknown.
+// Activate implements Store. A refused activation (wrong or spent code, blocked terminal)
+// changes nothing and returns no terminal: it is not announced, so guessing codes costs the
+// other nodes nothing.
 func (c *Cache) Activate(ctx context.Context, sn string, verifier, tmk hsm.WrappedKey) (Terminal, error) {
 	out, err := c.Store.Activate(ctx, sn, verifier, tmk)
-	if err != nil && out.TID == "" {
-		if t, gerr := c.Store.GetTerminalBySN(ctx, sn); gerr == nil {
-			out.TID = t.TID
-		}
+	if out.TID != "" {
+		c.changed(ctx, out.TID)
 	}
-	c.changed(ctx, out.TID) // "" when the SN is bound to nothing: drops them all, rarely
 	return out, err
 }
 

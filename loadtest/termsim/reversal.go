@@ -3,6 +3,8 @@ package termsim
 import (
 	"context"
 	"errors"
+
+	"github.com/posgate/posgate/codec"
 )
 
 // reversalOmits are the request fields a reversal does not repeat: PIN data (52, 26, and 53,
@@ -46,6 +48,20 @@ next:
 // reversal, even for an original it does not know); one whose MAC fails does not. When no
 // attempt succeeds the reversal stays pending.
 func (t *Terminal) reverse(ctx context.Context) error {
+	_, err := t.resend(ctx, t.rev, OpReversal, t.revSTAN(), &t.stats.Reversals)
+	if err == nil {
+		t.pending = false
+		if t.cfg.OnReversal != nil {
+			t.cfg.OnReversal(t.revSTAN())
+		}
+	}
+	return err
+}
+
+// resend sends m up to Config.ReversalRetries times until an answer whose MAC verifies comes,
+// counting each frame written in *sent, and returns that exchange; op and stan name what was
+// owed in the error when none came.
+func (t *Terminal) resend(ctx context.Context, m *codec.Message, op Op, stan uint32, sent *uint64) (exchange, error) {
 	var last error
 	for i := 0; i < t.cfg.ReversalRetries; i++ {
 		if err := ctx.Err(); err != nil {
@@ -54,30 +70,26 @@ func (t *Terminal) reverse(ctx context.Context) error {
 			}
 			break
 		}
-		if err := t.buildFrame(t.rev, true); err != nil {
-			return err
+		if err := t.buildFrame(m, true); err != nil {
+			return exchange{}, err
 		}
-		x, err := t.roundTrip(ctx, matchFor(t.rev, true))
+		x, err := t.roundTrip(ctx, matchFor(m, true))
 		if x.sent {
-			t.stats.Reversals++
+			*sent++
 		}
 		if err == nil {
-			t.noteRequirement(x.requirement, OpReversal)
+			t.noteRequirement(x.requirement, op)
 			err = x.macErr
 		}
 		if err == nil {
-			t.pending = false
-			if t.cfg.OnReversal != nil {
-				t.cfg.OnReversal(t.revSTAN())
-			}
-			return nil
+			return x, nil
 		}
 		last = err
 	}
 	if last == nil {
-		last = errors.New("termsim: no reversal attempt (ReversalRetries is 0)")
+		last = errors.New("termsim: no attempt (ReversalRetries is 0)")
 	}
-	return &ExchangeError{Op: OpReversal, STAN: t.revSTAN(), Err: last}
+	return exchange{}, &ExchangeError{Op: op, STAN: stan, Err: last}
 }
 
 // revSTAN returns the pending reversal's STAN.
@@ -99,39 +111,20 @@ func (t *Terminal) oweAdvice(res *Result, pan string, side int8) {
 // gateway answers it (with the answer it gave the first copy: a repeat under the same STAN
 // and content); an approval enters the book. When no attempt is answered it stays pending.
 func (t *Terminal) deliverAdvice(ctx context.Context) error {
-	var last error
-	for i := 0; i < t.cfg.ReversalRetries && ctx.Err() == nil; i++ {
-		if err := t.buildFrame(t.adv, true); err != nil {
-			return err
-		}
-		x, err := t.roundTrip(ctx, matchFor(t.adv, true))
-		if x.sent {
-			t.stats.Repeats++
-		}
-		if err == nil {
-			err = x.macErr
-		}
-		if err == nil {
-			t.advice = false
-			res := t.adviceRes
-			t.fillResult(&res, x)
-			if res.Approved() {
-				t.record(t.adviceSide, t.advicePAN, &res)
-			}
-			if t.cfg.OnAdvice != nil {
-				t.cfg.OnAdvice(res)
-			}
-			return nil
-		}
-		last = err
+	x, err := t.resend(ctx, t.adv, OpRefund, t.adviceRes.STAN, &t.stats.Repeats)
+	if err != nil {
+		return err
 	}
-	if last == nil {
-		last = ctx.Err()
+	t.advice = false
+	res := t.adviceRes
+	t.fillResult(&res, x)
+	if res.Approved() {
+		t.record(t.adviceSide, t.advicePAN, &res)
 	}
-	if last == nil {
-		last = errors.New("termsim: no attempt (ReversalRetries is 0)")
+	if t.cfg.OnAdvice != nil {
+		t.cfg.OnAdvice(res)
 	}
-	return &ExchangeError{Op: OpRefund, STAN: t.adviceRes.STAN, Err: last}
+	return nil
 }
 
 // AdvicePending reports whether an unanswered refund waits to be delivered.
